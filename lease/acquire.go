@@ -1,0 +1,252 @@
+package lease
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+)
+
+// Acquire takes the lease on resource: one parallel round to all nodes,
+// successful when a quorum of N/2+1 grants the lock and validity remains
+// (ttl − elapsed − drift > 0). It returns as soon as the outcome is known,
+// without waiting for slow nodes.
+//
+// On failure it releases the lock on every node that may have granted it,
+// and returns a *NotAcquiredError (errors.Is(err, ErrNotAcquired)) with
+// per-node detail and a RetryAfter hint. When ctx ends first, the error
+// satisfies both errors.Is(err, ErrNotAcquired) and errors.Is(err, ctx.Err()).
+// Invalid input returns an *InvalidInputError before any node is touched.
+//
+// By default Acquire makes one attempt; WithWait makes it retry with
+// backoff and jitter within a budget. The fencing token of the returned
+// lease is higher than that of every earlier holder of resource; see
+// Lease.Token for the conditions.
+func (c *Client) Acquire(ctx context.Context, resource string, opts ...AcquireOption) (*Lease, error) {
+	ac, err := c.acquireConfig(resource, opts)
+	if err != nil {
+		return nil, err
+	}
+	owner := newOwner(ac.holder)
+	if ac.wait == 0 {
+		return c.tryAcquire(ctx, resource, owner, ac)
+	}
+	return c.waitAcquire(ctx, resource, owner, ac)
+}
+
+func (c *Client) acquireConfig(resource string, opts []AcquireOption) (acquireConfig, error) {
+	ac := acquireConfig{ttl: c.cfg.ttl}
+	if err := checkResource(resource); err != nil {
+		return ac, err
+	}
+	for _, opt := range opts {
+		if opt == nil {
+			return ac, invalid("option", "nil AcquireOption")
+		}
+		if err := opt(&ac); err != nil {
+			return ac, err
+		}
+	}
+	if ac.takeover && ac.holder == "" {
+		return ac, invalid("takeover", "WithTakeover needs WithHolder")
+	}
+	return ac, c.cfg.checkTTL("lease ttl", ac.ttl)
+}
+
+// waitAcquire retries tryAcquire while the lock is held by others, until
+// the wait budget or ctx runs out. The owner value stays the same across
+// attempts, so an attempt that succeeded on a node is simply refreshed.
+func (c *Client) waitAcquire(ctx context.Context, resource, owner string, ac acquireConfig) (*Lease, error) {
+	deadline := time.Now().Add(ac.wait)
+	policy := c.cfg.newBackOff()
+	policy.Reset()
+	for {
+		l, err := c.tryAcquire(ctx, resource, owner, ac)
+		var notAcquired *NotAcquiredError
+		if err == nil || !errors.As(err, &notAcquired) {
+			return l, err
+		}
+		delay := policy.NextBackOff()
+		remaining := time.Until(deadline)
+		if delay == backoff.Stop || remaining <= 0 {
+			return nil, err
+		}
+		if hint := notAcquired.RetryAfter; hint > 0 && hint < delay {
+			delay = hint // the holder's TTL runs out sooner: try then
+		}
+		delay = min(delay, remaining)
+		timer := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return nil, errors.Join(ErrNotAcquired, ctx.Err())
+		case <-timer.C:
+		}
+	}
+}
+
+// tryAcquire is one acquisition: the acquire round, then, when the nodes'
+// fence counters diverged, the round that raises them to the token.
+func (c *Client) tryAcquire(ctx context.Context, resource, owner string, ac acquireConfig) (*Lease, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, errors.Join(ErrNotAcquired, err)
+	}
+	k := keysFor(resource)
+	n := len(c.nodes)
+	takeover := ""
+	if ac.takeover {
+		takeover = holderPrefix(ac.holder)
+	}
+	var (
+		fences  = make([]int64, n)
+		granted []int
+		taken   = make([]bool, n) // answered "held by another": nothing to undo there
+		failed  []*NodeError
+	)
+	call := func(ctx context.Context, node Node) (any, error) {
+		return acquireScript.Run(ctx, node, []string{k.lock, k.fence}, owner, ac.ttl.Milliseconds(), takeover).Int64Slice()
+	}
+	start := time.Now()
+	err := c.round(ctx, ctx, c.allNodes(), call, func(r reply) bool {
+		v, _ := r.val.([]int64)
+		switch {
+		case r.err != nil:
+			failed = append(failed, c.nodeError(r))
+		case len(v) == 2 && v[0] == 1:
+			granted = append(granted, r.node)
+			fences[r.node] = v[1]
+		case len(v) == 2:
+			taken[r.node] = true
+			ne := c.nodeError(reply{node: r.node, err: ErrTaken})
+			if v[1] > 0 {
+				ne.TTL = time.Duration(v[1]) * time.Millisecond
+			}
+			failed = append(failed, ne)
+		default:
+			failed = append(failed, c.nodeError(reply{node: r.node, err: errUnexpected(r.val)}))
+		}
+		return len(granted) >= c.quorum || len(failed) > n-c.quorum
+	})
+	if err != nil {
+		c.undoAcquire(ctx, k, owner, taken)
+		if errors.Is(err, ErrClosed) {
+			return nil, err
+		}
+		return nil, errors.Join(ErrNotAcquired, err)
+	}
+	if len(granted) < c.quorum {
+		c.undoAcquire(ctx, k, owner, taken)
+		if err := ctx.Err(); err != nil { // the nodes failed because ctx ended
+			return nil, errors.Join(ErrNotAcquired, err)
+		}
+		return nil, c.notAcquired(resource, len(granted), failed, false)
+	}
+
+	token := int64(0)
+	for _, i := range granted {
+		token = max(token, fences[i])
+	}
+	if err := c.raiseFences(ctx, k, owner, token, granted, fences); err != nil {
+		c.undoAcquire(ctx, k, owner, taken)
+		return nil, err
+	}
+
+	validUntil := start.Add(ac.ttl - c.cfg.drift(ac.ttl))
+	if !time.Now().Before(validUntil) {
+		c.undoAcquire(ctx, k, owner, taken)
+		return nil, c.notAcquired(resource, len(granted), failed, true)
+	}
+	return &Lease{
+		client:     c,
+		keys:       k,
+		resource:   resource,
+		owner:      owner,
+		holder:     ac.holder,
+		token:      token,
+		ttl:        ac.ttl,
+		validUntil: validUntil,
+	}, nil
+}
+
+// raiseFences makes sure a quorum of nodes carries a fence counter of at
+// least token (invariant I2). Nodes whose counter returned token already
+// count; the others among granted are raised while the lock is still ours.
+// In the steady state counters agree and no request is sent.
+func (c *Client) raiseFences(ctx context.Context, k keys, owner string, token int64, granted []int, fences []int64) error {
+	atToken := 0
+	var behind []int
+	for _, i := range granted {
+		if fences[i] == token {
+			atToken++
+		} else {
+			behind = append(behind, i)
+		}
+	}
+	need := c.quorum - atToken
+	if need <= 0 {
+		return nil
+	}
+	raised := 0
+	var failed []*NodeError
+	call := func(ctx context.Context, node Node) (any, error) {
+		return raiseFenceScript.Run(ctx, node, []string{k.lock, k.fence}, owner, token).Int64()
+	}
+	err := c.round(ctx, ctx, behind, call, func(r reply) bool {
+		switch {
+		case r.err != nil:
+			failed = append(failed, c.nodeError(r))
+		case r.val == int64(1):
+			raised++
+		default:
+			failed = append(failed, c.nodeError(reply{node: r.node, err: ErrNotHeld}))
+		}
+		return raised >= need || len(failed) > len(behind)-need
+	})
+	switch {
+	case err != nil && errors.Is(err, ErrClosed):
+		return err
+	case err != nil:
+		return errors.Join(ErrNotAcquired, err)
+	case raised < need:
+		return &NotAcquiredError{Resource: k.resource, Quorum: c.quorum, Acquired: atToken + raised, Nodes: sortNodes(failed)}
+	}
+	return nil
+}
+
+// undoAcquire deletes our owner value on every node that did not answer
+// "held by another", waiting at most one node timeout. It runs even when
+// ctx has ended, so a cancelled acquisition leaves nothing behind on the
+// nodes that answer.
+func (c *Client) undoAcquire(ctx context.Context, k keys, owner string, taken []bool) {
+	var targets []int
+	for i, t := range taken {
+		if !t {
+			targets = append(targets, i)
+		}
+	}
+	detached := context.WithoutCancel(ctx)
+	_ = c.round(detached, detached, targets, releaseCall(k, owner, ""), func(reply) bool { return false })
+}
+
+func (c *Client) notAcquired(resource string, acquired int, failed []*NodeError, validityElapsed bool) *NotAcquiredError {
+	e := &NotAcquiredError{
+		Resource:        resource,
+		Quorum:          c.quorum,
+		Acquired:        acquired,
+		ValidityElapsed: validityElapsed,
+		Nodes:           sortNodes(failed),
+	}
+	for _, ne := range failed {
+		if ne.TTL > 0 && (e.RetryAfter == 0 || ne.TTL < e.RetryAfter) {
+			e.RetryAfter = ne.TTL
+		}
+	}
+	return e
+}
+
+func sortNodes(nodes []*NodeError) []*NodeError {
+	sort.Slice(nodes, func(a, b int) bool { return nodes[a].Node < nodes[b].Node })
+	return nodes
+}

@@ -1,0 +1,149 @@
+package lease
+
+import (
+	"context"
+	"reflect"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Node is the part of a go-redis client that the lease Client uses: scripts,
+// and Subscribe for wake-ups. *redis.Client satisfies it.
+type Node interface {
+	redis.Scripter
+	Subscribe(ctx context.Context, channels ...string) *redis.PubSub
+}
+
+// Client runs Redlock over N independent Redis nodes: an operation succeeds
+// when a quorum of N/2+1 nodes agrees. The nodes must be independent masters
+// (not replicas of one another, not one Redis Cluster), otherwise the
+// quorum proves nothing.
+//
+// A Client is safe for concurrent use. It does not own the node clients:
+// Close waits for its in-flight requests but does not close them.
+type Client struct {
+	nodes  []Node
+	addrs  []string
+	quorum int
+	cfg    config
+
+	mu       sync.RWMutex // guards closed against inflight.Add
+	closed   bool
+	inflight sync.WaitGroup
+}
+
+// New returns a Client over nodes. The list must hold an odd number of
+// distinct, non-nil nodes; bad input returns an *InvalidInputError.
+func New(nodes []Node, opts ...Option) (*Client, error) {
+	cfg := defaultConfig()
+	for _, opt := range opts {
+		if opt == nil {
+			return nil, invalid("option", "nil Option")
+		}
+		if err := opt(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	if err := cfg.checkTTL("ttl", cfg.ttl); err != nil {
+		return nil, err
+	}
+	addrs, err := checkNodes(nodes)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{
+		nodes:  append([]Node(nil), nodes...),
+		addrs:  addrs,
+		quorum: len(nodes)/2 + 1,
+		cfg:    cfg,
+	}, nil
+}
+
+// Quorum is the number of nodes that must agree: N/2+1.
+func (c *Client) Quorum() int { return c.quorum }
+
+// Nodes is the number of nodes N.
+func (c *Client) Nodes() int { return len(c.nodes) }
+
+// Close stops new operations (they return ErrClosed) and waits for the
+// requests already sent to finish: at most the node timeout, or the node
+// client's own read timeout when it was not created with
+// ContextTimeoutEnabled. The node clients stay open.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.inflight.Wait()
+	return nil
+}
+
+// begin registers n requests about to be sent.
+func (c *Client) begin(n int) error {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.closed {
+		return ErrClosed
+	}
+	c.inflight.Add(n)
+	return nil
+}
+
+func checkNodes(nodes []Node) ([]string, error) {
+	n := len(nodes)
+	switch {
+	case n == 0:
+		return nil, invalid("nodes", "empty list")
+	case n%2 == 0:
+		return nil, invalid("nodes", "%d nodes: use an odd number, an even one adds a node without adding tolerance", n)
+	}
+	type endpoint struct {
+		network, addr string
+		db            int
+	}
+	addrs := make([]string, n)
+	seen := make(map[endpoint]int, n)
+	for i, node := range nodes {
+		if node == nil || (reflect.ValueOf(node).Kind() == reflect.Pointer && reflect.ValueOf(node).IsNil()) {
+			return nil, invalid("nodes", "node %d is nil", i)
+		}
+		for j := 0; j < i; j++ {
+			if sameValue(nodes[j], node) {
+				return nil, invalid("nodes", "node %d is node %d again", i, j)
+			}
+		}
+		o, ok := node.(interface{ Options() *redis.Options })
+		if !ok || o.Options() == nil {
+			continue
+		}
+		opt := o.Options()
+		addrs[i] = opt.Addr
+		ep := endpoint{opt.Network, opt.Addr, opt.DB}
+		if j, dup := seen[ep]; dup && opt.Addr != "" {
+			return nil, invalid("nodes", "node %d has the address of node %d (%s db %d)", i, j, opt.Addr, opt.DB)
+		}
+		seen[ep] = i
+	}
+	return addrs, nil
+}
+
+func sameValue(a, b Node) bool {
+	ta, tb := reflect.TypeOf(a), reflect.TypeOf(b)
+	return ta == tb && ta.Comparable() && a == b
+}
+
+func checkResource(resource string) error {
+	switch {
+	case resource == "":
+		return invalid("resource", "empty name")
+	case len(resource) > MaxResourceLen:
+		return invalid("resource", "%d bytes, more than %d", len(resource), MaxResourceLen)
+	case !utf8.ValidString(resource):
+		return invalid("resource", "not valid UTF-8")
+	case strings.ContainsAny(resource, "{}"):
+		return invalid("resource", "%q contains '{' or '}', which would break the keys' hash tag", resource)
+	}
+	return nil
+}

@@ -1,0 +1,162 @@
+package lease
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Sentinel errors. Callers test for them with errors.Is.
+var (
+	// ErrNotAcquired: the lease could not be acquired (no quorum, or the
+	// validity left after the round was not positive). The concrete error is a
+	// *NotAcquiredError with per-node detail.
+	ErrNotAcquired = errors.New("lease: not acquired")
+	// ErrNotExtended: an extension did not reach a quorum in time. The lease
+	// may still be valid until its ValidUntil; the concrete error is a
+	// *QuorumError.
+	ErrNotExtended = errors.New("lease: not extended")
+	// ErrLost: the lease can no longer be proven valid: its validity has
+	// passed, or a majority of nodes no longer hold it for this owner.
+	ErrLost = errors.New("lease: lost")
+	// ErrNotReleased: fewer than a quorum of nodes confirmed the release. The
+	// keys left behind expire by their TTL; the concrete error is a *QuorumError.
+	ErrNotReleased = errors.New("lease: release not confirmed by a quorum")
+	// ErrInvalidInput: an argument or option was rejected before any node was
+	// touched. The concrete error is an *InvalidInputError.
+	ErrInvalidInput = errors.New("lease: invalid input")
+	// ErrReleased: the lease was released; it can no longer be extended.
+	ErrReleased = errors.New("lease: released")
+	// ErrClosed: the Client was closed.
+	ErrClosed = errors.New("lease: client closed")
+
+	// ErrTaken is a per-node outcome: another owner holds the lock there.
+	ErrTaken = errors.New("held by another owner")
+	// ErrNotHeld is a per-node outcome of an extension: the lock there is
+	// not this owner's and cannot be healed (someone acquired it since).
+	ErrNotHeld = errors.New("not held by this owner")
+	// ErrNodeTimeout is a per-node outcome: no reply within the node timeout.
+	ErrNodeTimeout = errors.New("no reply within the node timeout")
+)
+
+// NodeError is the outcome of one node that did not succeed.
+type NodeError struct {
+	Node int    // index in the Client's node list
+	Addr string // the node's address, when the client exposes one (never a password)
+	// TTL is the remaining time to live of another owner's lock on this node,
+	// set when Err is ErrTaken and the key has an expiry.
+	TTL time.Duration
+	Err error
+}
+
+func (e *NodeError) Error() string {
+	name := e.Addr
+	if name == "" {
+		name = fmt.Sprintf("#%d", e.Node)
+	}
+	if errors.Is(e.Err, ErrTaken) && e.TTL > 0 {
+		return fmt.Sprintf("node %s: %v (ttl %v)", name, e.Err, e.TTL)
+	}
+	return fmt.Sprintf("node %s: %v", name, e.Err)
+}
+
+func (e *NodeError) Unwrap() error { return e.Err }
+
+// NotAcquiredError reports a failed acquisition. errors.Is(err, ErrNotAcquired)
+// holds for it.
+type NotAcquiredError struct {
+	Resource string
+	Quorum   int // successes needed
+	Acquired int // nodes that granted the lock in the round
+	// ValidityElapsed is true when a quorum granted the lock but the round
+	// took so long that no validity was left.
+	ValidityElapsed bool
+	// RetryAfter is the shortest remaining TTL among nodes held by another
+	// owner: a hint for when the lock may be free. Zero when unknown.
+	RetryAfter time.Duration
+	Nodes      []*NodeError // nodes that did not grant the lock
+}
+
+func (e *NotAcquiredError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "lease: not acquired %q: ", e.Resource)
+	if e.ValidityElapsed {
+		fmt.Fprintf(&b, "quorum reached but no validity left")
+	} else {
+		fmt.Fprintf(&b, "%d of %d needed nodes", e.Acquired, e.Quorum)
+	}
+	if e.RetryAfter > 0 {
+		fmt.Fprintf(&b, ", held for another %v", e.RetryAfter)
+	}
+	writeNodes(&b, e.Nodes)
+	return b.String()
+}
+
+// Is reports ErrNotAcquired.
+func (e *NotAcquiredError) Is(target error) bool { return target == ErrNotAcquired }
+
+// QuorumError reports an extension or release that fewer than a quorum of
+// nodes confirmed. Op is "extend" or "release"; errors.Is matches ErrNotExtended
+// or ErrNotReleased accordingly.
+type QuorumError struct {
+	Op        string
+	Resource  string
+	Quorum    int
+	Confirmed int
+	Nodes     []*NodeError
+}
+
+func (e *QuorumError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "lease: %s %q: %d of %d needed nodes confirmed", e.Op, e.Resource, e.Confirmed, e.Quorum)
+	writeNodes(&b, e.Nodes)
+	return b.String()
+}
+
+// Is reports ErrNotExtended or ErrNotReleased, by Op.
+func (e *QuorumError) Is(target error) bool {
+	switch e.Op {
+	case opExtend:
+		return target == ErrNotExtended
+	case opRelease:
+		return target == ErrNotReleased
+	}
+	return false
+}
+
+// InvalidInputError names the argument or option that was rejected.
+// errors.Is(err, ErrInvalidInput) holds for it.
+type InvalidInputError struct {
+	Field  string
+	Reason string
+}
+
+func (e *InvalidInputError) Error() string {
+	return fmt.Sprintf("lease: invalid %s: %s", e.Field, e.Reason)
+}
+
+// Is reports ErrInvalidInput.
+func (e *InvalidInputError) Is(target error) bool { return target == ErrInvalidInput }
+
+func invalid(field, format string, args ...any) error {
+	return &InvalidInputError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+func writeNodes(b *strings.Builder, nodes []*NodeError) {
+	for i, n := range nodes {
+		if i == 0 {
+			b.WriteString(" [")
+		} else {
+			b.WriteString("; ")
+		}
+		b.WriteString(n.Error())
+		if i == len(nodes)-1 {
+			b.WriteString("]")
+		}
+	}
+}
+
+func errUnexpected(val any) error {
+	return fmt.Errorf("unexpected script reply %T %v", val, val)
+}

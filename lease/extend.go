@@ -1,0 +1,96 @@
+package lease
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Extend resets the lease's TTL on the nodes: compare-and-PEXPIRE, and on a
+// node that lost the key (restart, eviction) the key is set again only if
+// nobody acquired that node since this lease did. It succeeds when a quorum
+// confirms before the current validity ends; ValidUntil then moves to the
+// start of this call + TTL − drift. The fencing token does not change.
+//
+// Errors:
+//   - ErrLost: validity had already ended, the confirmations came too late,
+//     or a majority of nodes hold the lock for someone else. The lease is
+//     over; Valid reports false from now on.
+//   - *QuorumError (ErrNotExtended): too few nodes answered in time. The
+//     lease is still valid until the unchanged ValidUntil; try again.
+//   - ErrReleased: Release was called.
+//
+// Extend is safe to call concurrently; it never extends a lock that another
+// owner holds (invariant I3).
+func (l *Lease) Extend(ctx context.Context) error {
+	l.mu.Lock()
+	released, lost, validUntil := l.released, l.lost, l.validUntil
+	l.mu.Unlock()
+	start := time.Now()
+	switch {
+	case ctx.Err() != nil:
+		return errors.Join(ErrNotExtended, ctx.Err())
+	case released:
+		return ErrReleased
+	case lost:
+		return fmt.Errorf("%w: %q", ErrLost, l.resource)
+	case !start.Before(validUntil):
+		l.markLost()
+		return fmt.Errorf("%w: %q: validity ended %v ago", ErrLost, l.resource, start.Sub(validUntil))
+	}
+
+	c := l.client
+	n := len(c.nodes)
+	confirmed, refused := 0, 0
+	var failed []*NodeError
+	call := func(ctx context.Context, node Node) (any, error) {
+		return extendScript.Run(ctx, node, []string{l.keys.lock, l.keys.fence}, l.owner, l.ttl.Milliseconds(), l.token).Int64()
+	}
+	err := c.round(ctx, ctx, c.allNodes(), call, func(r reply) bool {
+		switch {
+		case r.err != nil:
+			failed = append(failed, c.nodeError(r))
+		case r.val == int64(1) || r.val == int64(2):
+			confirmed++
+		case r.val == int64(0):
+			refused++
+			failed = append(failed, c.nodeError(reply{node: r.node, err: ErrNotHeld}))
+		default:
+			failed = append(failed, c.nodeError(reply{node: r.node, err: errUnexpected(r.val)}))
+		}
+		return confirmed >= c.quorum || len(failed) > n-c.quorum
+	})
+	if err == nil && confirmed < c.quorum {
+		err = ctx.Err() // the nodes failed because ctx ended
+	}
+	if err != nil {
+		if errors.Is(err, ErrClosed) {
+			return err
+		}
+		return errors.Join(ErrNotExtended, err)
+	}
+	now := time.Now()
+	switch {
+	case confirmed >= c.quorum && now.Before(validUntil):
+		l.mu.Lock()
+		if next := start.Add(l.ttl - c.cfg.drift(l.ttl)); next.After(l.validUntil) {
+			l.validUntil = next
+		}
+		l.mu.Unlock()
+		return nil
+	case confirmed >= c.quorum:
+		l.markLost()
+		return fmt.Errorf("%w: %q: quorum confirmed %v after validity ended", ErrLost, l.resource, now.Sub(validUntil))
+	case refused > n-c.quorum:
+		l.markLost()
+		return fmt.Errorf("%w: %q: %d of %d nodes hold it for another owner", ErrLost, l.resource, refused, n)
+	}
+	return &QuorumError{Op: opExtend, Resource: l.resource, Quorum: c.quorum, Confirmed: confirmed, Nodes: sortNodes(failed)}
+}
+
+func (l *Lease) markLost() {
+	l.mu.Lock()
+	l.lost = true
+	l.mu.Unlock()
+}

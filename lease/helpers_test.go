@@ -1,0 +1,110 @@
+package lease_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redlease/redlease/lease"
+	"github.com/redlease/redlease/lease/leasetest"
+)
+
+// newClient starts n real redis-server nodes and a lease.Client over them.
+func newClient(t *testing.T, n int, opts ...lease.Option) (*lease.Client, *leasetest.Cluster) {
+	t.Helper()
+	cluster := leasetest.Start(t, n)
+	c, err := lease.New(cluster.LeaseNodes(), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, cluster
+}
+
+func lockKey(resource string) string  { return "redlease:{" + resource + "}:lock" }
+func fenceKey(resource string) string { return "redlease:{" + resource + "}:fence" }
+
+// lockValues reads the lock key on every node ("" when absent or unreachable).
+func lockValues(t *testing.T, cluster *leasetest.Cluster, resource string) []string {
+	t.Helper()
+	vals := make([]string, len(cluster.Nodes))
+	for i, n := range cluster.Nodes {
+		if !n.Running() {
+			continue
+		}
+		v, err := n.Client.Get(context.Background(), lockKey(resource)).Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			t.Fatalf("node %d: %v", i, err)
+		}
+		vals[i] = v
+	}
+	return vals
+}
+
+// fences reads the fence counter on every running node (0 when absent).
+func fences(t *testing.T, cluster *leasetest.Cluster, resource string) []int64 {
+	t.Helper()
+	out := make([]int64, len(cluster.Nodes))
+	for i, n := range cluster.Nodes {
+		if !n.Running() {
+			continue
+		}
+		v, err := n.Client.Get(context.Background(), fenceKey(resource)).Int64()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			t.Fatalf("node %d: %v", i, err)
+		}
+		out[i] = v
+	}
+	return out
+}
+
+// countOwner counts nodes whose lock value is owner.
+func countOwner(vals []string, owner string) int {
+	n := 0
+	for _, v := range vals {
+		if v == owner {
+			n++
+		}
+	}
+	return n
+}
+
+// keyCount is the total number of keys over the running nodes.
+func keyCount(t *testing.T, cluster *leasetest.Cluster) int64 {
+	t.Helper()
+	var total int64
+	for i, n := range cluster.Nodes {
+		if !n.Running() {
+			continue
+		}
+		size, err := n.Client.DBSize(context.Background()).Result()
+		if err != nil {
+			t.Fatalf("node %d: %v", i, err)
+		}
+		total += size
+	}
+	return total
+}
+
+// waitUntil polls cond every 5 ms until it holds or the deadline passes.
+func waitUntil(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %v: %s", within, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func mustAcquire(t *testing.T, c *lease.Client, resource string, opts ...lease.AcquireOption) *lease.Lease {
+	t.Helper()
+	l, err := c.Acquire(context.Background(), resource, opts...)
+	if err != nil {
+		t.Fatalf("acquire %q: %v", resource, err)
+	}
+	return l
+}

@@ -1,0 +1,65 @@
+package lease
+
+import (
+	"sync"
+	"time"
+)
+
+// Lease is an acquired lock on one resource, with its fencing token.
+//
+// Holding a *Lease is not proof that the lock is still held: a lease is valid
+// only until ValidUntil, and only under Redlock's assumptions (clocks of this
+// process and the nodes drift less than the drift allowance, and nodes keep
+// their data while the lease lives). Work that must not run twice should
+// pass Token to the protected resource and let it reject stale tokens.
+//
+// A Lease is safe for concurrent use.
+type Lease struct {
+	client   *Client
+	keys     keys
+	resource string
+	owner    string
+	holder   string
+	token    int64
+	ttl      time.Duration
+
+	mu         sync.Mutex
+	validUntil time.Time // monotonic
+	released   bool
+	lost       bool // an extension proved the lease over
+}
+
+// Resource is the name of the leased resource.
+func (l *Lease) Resource() string { return l.resource }
+
+// Token is the fencing token: strictly greater than the token of every
+// earlier holder of this resource, as long as a quorum of nodes kept their
+// data. It never changes during the lease's life, including on Extend.
+func (l *Lease) Token() int64 { return l.token }
+
+// Owner is the value stored in Redis for this lease. It is a credential:
+// whoever knows it can release the lease. Do not log it.
+func (l *Lease) Owner() string { return l.owner }
+
+// Holder is the holder id given with WithHolder, or "".
+func (l *Lease) Holder() string { return l.holder }
+
+// TTL is the time to live each acquisition or extension sets on the nodes.
+func (l *Lease) TTL() time.Duration { return l.ttl }
+
+// ValidUntil is the instant (on this process's monotonic clock) until which
+// the lease is known valid: the start of the last successful acquisition or
+// extension, plus TTL, minus the drift allowance.
+func (l *Lease) ValidUntil() time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.validUntil
+}
+
+// Valid reports whether now is before ValidUntil and the lease was neither
+// released nor found lost. A true answer can be stale by the time it is used.
+func (l *Lease) Valid() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return !l.released && !l.lost && time.Now().Before(l.validUntil)
+}

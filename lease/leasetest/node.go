@@ -1,0 +1,193 @@
+package leasetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// ErrNoRedisServer: the redis-server binary is not on PATH.
+var ErrNoRedisServer = errors.New("leasetest: redis-server not found on PATH (Debian: apt-get install redis-server)")
+
+// Node is one redis-server process. Its methods are safe for concurrent use.
+type Node struct {
+	// Addr is host:port on 127.0.0.1; it stays the same across Restart.
+	Addr string
+	// Client is a go-redis client for this node, created with
+	// ContextTimeoutEnabled and short dial and read timeouts so that a dead
+	// or paused node fails requests fast. It reconnects after Restart.
+	Client *redis.Client
+
+	bin string
+	dir string
+
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when cmd has been waited for
+	paused bool
+}
+
+// startNode starts redis-server on a free port, retrying with another port
+// if the chosen one was taken in between.
+func startNode(ctx context.Context, bin, dir string) (*Node, error) {
+	var lastErr error
+	for range 5 {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		n := &Node{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), bin: bin, dir: dir}
+		if lastErr = n.start(ctx); lastErr == nil {
+			n.Client = redis.NewClient(&redis.Options{
+				Addr:                  n.Addr,
+				DialTimeout:           250 * time.Millisecond,
+				ReadTimeout:           time.Second,
+				WriteTimeout:          time.Second,
+				ContextTimeoutEnabled: true,
+				MaxRetries:            -1, // a fault must show as a failed request, not a slow retry
+				PoolSize:              64,
+			})
+			return n, nil
+		}
+	}
+	return nil, lastErr
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("leasetest: find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// start launches the process and waits until it answers PING.
+func (n *Node) start(ctx context.Context) error {
+	_, port, _ := net.SplitHostPort(n.Addr)
+	cmd := exec.Command(n.bin,
+		"--bind", "127.0.0.1",
+		"--port", port,
+		"--save", "",
+		"--appendonly", "no",
+		"--dir", n.dir,
+		"--logfile", filepath.Join(n.dir, "redis.log"),
+		"--protected-mode", "no",
+		"--daemonize", "no",
+	)
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("leasetest: start redis-server: %w", err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+
+	probe := redis.NewClient(&redis.Options{Addr: n.Addr, DialTimeout: 100 * time.Millisecond, MaxRetries: -1})
+	defer probe.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := probe.Ping(ctx).Err()
+		if err == nil {
+			break
+		}
+		select {
+		case <-exited:
+			log, _ := os.ReadFile(filepath.Join(n.dir, "redis.log"))
+			return fmt.Errorf("leasetest: redis-server on %s exited at start: %s", n.Addr, tail(log, 400))
+		default:
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			_ = cmd.Process.Kill()
+			<-exited
+			return fmt.Errorf("leasetest: redis-server on %s not ready: %w", n.Addr, errors.Join(err, ctx.Err()))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	n.mu.Lock()
+	n.cmd, n.exited, n.paused = cmd, exited, false
+	n.mu.Unlock()
+	return nil
+}
+
+// Kill stops the process with SIGKILL and waits for it to exit. Its data
+// is gone. Killing a node that is not running is a no-op.
+func (n *Node) Kill() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cmd == nil {
+		return nil
+	}
+	if err := n.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("leasetest: kill %s: %w", n.Addr, err)
+	}
+	<-n.exited
+	n.cmd, n.paused = nil, false
+	return nil
+}
+
+// Restart kills the node if it runs and starts a fresh, empty one on the
+// same address: what a restart without persistence looks like. Client stays
+// the same; its pool drops the dead connections and dials the new process.
+func (n *Node) Restart(ctx context.Context) error {
+	if err := n.Kill(); err != nil {
+		return err
+	}
+	return n.start(ctx)
+}
+
+// Pause freezes the process with SIGSTOP: it keeps its connections open but
+// answers nothing, like a node stuck in a long GC or a network partition.
+func (n *Node) Pause() error { return n.signal(syscall.SIGSTOP, true) }
+
+// Resume continues a paused process with SIGCONT.
+func (n *Node) Resume() error { return n.signal(syscall.SIGCONT, false) }
+
+func (n *Node) signal(sig syscall.Signal, paused bool) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cmd == nil {
+		return fmt.Errorf("leasetest: %s is not running", n.Addr)
+	}
+	if err := n.cmd.Process.Signal(sig); err != nil {
+		return fmt.Errorf("leasetest: signal %v to %s: %w", sig, n.Addr, err)
+	}
+	n.paused = paused
+	return nil
+}
+
+// Running reports whether the process was started and not killed.
+func (n *Node) Running() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.cmd != nil
+}
+
+// stop ends the process (resuming it first if paused) and closes the client.
+func (n *Node) stop() error {
+	n.mu.Lock()
+	if n.cmd != nil && n.paused {
+		_ = n.cmd.Process.Signal(syscall.SIGCONT)
+	}
+	n.mu.Unlock()
+	err := n.Kill()
+	if n.Client != nil {
+		_ = n.Client.Close()
+	}
+	return err
+}
+
+func tail(b []byte, max int) string {
+	if len(b) > max {
+		b = b[len(b)-max:]
+	}
+	return string(b)
+}

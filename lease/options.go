@@ -1,0 +1,176 @@
+package lease
+
+import (
+	"strings"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+)
+
+// Defaults of the Client options.
+const (
+	DefaultTTL         = 10 * time.Second
+	DefaultDriftFactor = 0.01
+	DefaultNodeTimeout = 50 * time.Millisecond
+	// driftFloor is added to ttl·driftFactor: the reference Redlock formula's
+	// 2 ms for process pauses and clock granularity.
+	driftFloor = 2 * time.Millisecond
+	// MaxResourceLen is the longest resource name accepted, in bytes.
+	MaxResourceLen = 256
+	// MaxHolderLen is the longest holder id accepted, in bytes.
+	MaxHolderLen = 512
+)
+
+type config struct {
+	ttl         time.Duration
+	driftFactor float64
+	nodeTimeout time.Duration
+	newBackOff  func() backoff.BackOff
+}
+
+func defaultConfig() config {
+	return config{
+		ttl:         DefaultTTL,
+		driftFactor: DefaultDriftFactor,
+		nodeTimeout: DefaultNodeTimeout,
+		newBackOff:  defaultBackOff,
+	}
+}
+
+// drift is the clock-drift allowance subtracted from a lease's validity.
+func (c config) drift(ttl time.Duration) time.Duration {
+	return time.Duration(float64(ttl)*c.driftFactor) + driftFloor
+}
+
+// checkTTL rejects a TTL that could never leave validity after the two
+// rounds of an acquisition.
+func (c config) checkTTL(field string, ttl time.Duration) error {
+	if ttl < time.Millisecond {
+		return invalid(field, "%v is below Redis's 1 ms resolution", ttl)
+	}
+	if min := c.drift(ttl) + 2*c.nodeTimeout; ttl <= min {
+		return invalid(field, "%v leaves no validity: it must exceed the drift allowance plus two node timeouts (%v)", ttl, min)
+	}
+	return nil
+}
+
+// defaultBackOff is exponential with jitter: 10 ms doubling to 500 ms, ±50%,
+// with no elapsed-time limit of its own (the wait budget and ctx bound it).
+func defaultBackOff() backoff.BackOff {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = 10 * time.Millisecond
+	b.Multiplier = 2
+	b.RandomizationFactor = 0.5
+	b.MaxInterval = 500 * time.Millisecond
+	b.MaxElapsedTime = 0
+	return b
+}
+
+// Option configures a Client.
+type Option func(*config) error
+
+// WithTTL sets the default time to live of acquired leases.
+// Default: DefaultTTL (10 s). Acquire's WithLeaseTTL overrides it per call.
+func WithTTL(ttl time.Duration) Option {
+	return func(c *config) error { c.ttl = ttl; return nil }
+}
+
+// WithDriftFactor sets the share of the TTL allowed for clock drift between
+// this process and the Redis nodes; validity is ttl − elapsed − (ttl·factor + 2 ms).
+// Default: DefaultDriftFactor (0.01). Must be in [0, 0.5).
+func WithDriftFactor(factor float64) Option {
+	return func(c *config) error {
+		if !(factor >= 0 && factor < 0.5) {
+			return invalid("drift factor", "%v is outside [0, 0.5)", factor)
+		}
+		c.driftFactor = factor
+		return nil
+	}
+}
+
+// WithNodeTimeout bounds each request to a single node. A node that has not
+// answered by then counts as failed for that round, so one slow or paused
+// node cannot stall an operation beyond it. Default: DefaultNodeTimeout (50 ms).
+//
+// The round stops waiting by itself; for the request to also give up its
+// connection, create the go-redis clients with ContextTimeoutEnabled: true.
+func WithNodeTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return invalid("node timeout", "%v is not positive", d)
+		}
+		c.nodeTimeout = d
+		return nil
+	}
+}
+
+// WithRetryBackOff sets how Acquire spaces its attempts while it waits (see
+// WithWait). The function is called once per waiting Acquire, so policies
+// never share state between calls. Default: exponential with jitter, 10 ms
+// doubling to 500 ms, ±50%.
+func WithRetryBackOff(newBackOff func() backoff.BackOff) Option {
+	return func(c *config) error {
+		if newBackOff == nil {
+			return invalid("retry backoff", "nil function")
+		}
+		c.newBackOff = newBackOff
+		return nil
+	}
+}
+
+type acquireConfig struct {
+	ttl      time.Duration
+	holder   string
+	takeover bool
+	wait     time.Duration
+}
+
+// AcquireOption configures one Acquire call.
+type AcquireOption func(*acquireConfig) error
+
+// WithLeaseTTL sets this lease's time to live. Default: the Client's TTL.
+func WithLeaseTTL(ttl time.Duration) AcquireOption {
+	return func(c *acquireConfig) error { c.ttl = ttl; return nil }
+}
+
+// WithHolder names the logical holder of the lease (for example a workflow
+// run). The owner value stored in Redis becomes holder + "#" + a random
+// nonce, which ReleaseHolder and WithTakeover match on. The holder must be
+// non-empty, at most MaxHolderLen bytes, and must not contain '#'.
+// Default: no holder; the owner value is a random nonce only.
+func WithHolder(holder string) AcquireOption {
+	return func(c *acquireConfig) error {
+		switch {
+		case holder == "":
+			return invalid("holder", "empty")
+		case len(holder) > MaxHolderLen:
+			return invalid("holder", "%d bytes, more than %d", len(holder), MaxHolderLen)
+		case strings.ContainsRune(holder, '#'):
+			return invalid("holder", "%q contains '#'", holder)
+		}
+		c.holder = holder
+		return nil
+	}
+}
+
+// WithTakeover lets this acquisition take over a lock whose owner value has
+// the same holder (WithHolder is required): a retried attempt replaces its
+// previous attempt's owner value and gets a fresh, strictly higher fencing
+// token, so the previous attempt is fenced out. A lock of a different holder
+// is never taken over. Default: off.
+func WithTakeover() AcquireOption {
+	return func(c *acquireConfig) error { c.takeover = true; return nil }
+}
+
+// WithWait lets Acquire keep trying for up to d when the lock is held,
+// spacing attempts by the Client's retry backoff and never sleeping past the
+// budget or ctx. Default: 0, a single attempt.
+func WithWait(d time.Duration) AcquireOption {
+	return func(c *acquireConfig) error {
+		if d < 0 {
+			return invalid("wait", "%v is negative", d)
+		}
+		c.wait = d
+		return nil
+	}
+}

@@ -1,0 +1,82 @@
+package lease
+
+import (
+	"context"
+	"errors"
+)
+
+const (
+	opExtend  = "extend"
+	opRelease = "release"
+)
+
+// Release deletes the lease on every node where this owner still holds it
+// (compare-and-delete: never another owner's lock, invariant I3) and wakes
+// waiters. It is idempotent: releasing twice, or after expiry, is not an
+// error. It waits for every node's answer, at most one node timeout, and
+// still completes requests already sent when ctx ends.
+//
+// It returns a *QuorumError (ErrNotReleased) when fewer than a quorum of
+// nodes answered; what is left behind expires by its TTL. After Release the
+// lease is no longer Valid and cannot be extended, whatever the outcome.
+func (l *Lease) Release(ctx context.Context) error {
+	l.mu.Lock()
+	l.released = true
+	l.mu.Unlock()
+	return l.client.release(ctx, l.keys, l.owner, "")
+}
+
+// ReleaseOwner deletes resource's lock on every node where its owner value
+// is owner, as Lease.Release does, for a caller that kept only the owner
+// value (for example across processes). Idempotent.
+func (c *Client) ReleaseOwner(ctx context.Context, resource, owner string) error {
+	if err := checkResource(resource); err != nil {
+		return err
+	}
+	if owner == "" {
+		return invalid("owner", "empty")
+	}
+	return c.release(ctx, keysFor(resource), owner, "")
+}
+
+// ReleaseHolder deletes resource's lock on every node where it is held by
+// any owner value of holder (any attempt of that holder; see WithHolder).
+// It never deletes the lock of another holder. Idempotent.
+func (c *Client) ReleaseHolder(ctx context.Context, resource, holder string) error {
+	if err := checkResource(resource); err != nil {
+		return err
+	}
+	var ac acquireConfig
+	if err := WithHolder(holder)(&ac); err != nil {
+		return err
+	}
+	return c.release(ctx, keysFor(resource), "", holderPrefix(holder))
+}
+
+func (c *Client) release(ctx context.Context, k keys, owner, prefix string) error {
+	confirmed := 0
+	var failed []*NodeError
+	err := c.round(ctx, context.WithoutCancel(ctx), c.allNodes(), releaseCall(k, owner, prefix), func(r reply) bool {
+		if r.err != nil {
+			failed = append(failed, c.nodeError(r))
+		} else {
+			confirmed++
+		}
+		return false // wait for every node
+	})
+	switch {
+	case errors.Is(err, ErrClosed):
+		return err
+	case err != nil:
+		return errors.Join(ErrNotReleased, err)
+	case confirmed < c.quorum:
+		return &QuorumError{Op: opRelease, Resource: k.resource, Quorum: c.quorum, Confirmed: confirmed, Nodes: sortNodes(failed)}
+	}
+	return nil
+}
+
+func releaseCall(k keys, owner, prefix string) nodeCall {
+	return func(ctx context.Context, node Node) (any, error) {
+		return releaseScript.Run(ctx, node, []string{k.lock}, owner, prefix, k.channel, k.resource).Int64()
+	}
+}
