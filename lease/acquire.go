@@ -108,6 +108,7 @@ func (c *Client) tryAcquire(ctx context.Context, resource, owner string, ac acqu
 	call := func(ctx context.Context, node Node) (any, error) {
 		return acquireScript.Run(ctx, node, []string{k.lock, k.fence}, owner, ac.ttl.Milliseconds(), takeover).Int64Slice()
 	}
+	settled := make(chan struct{})
 	start := time.Now()
 	err := c.round(ctx, ctx, c.allNodes(), call, func(r reply) bool {
 		v, _ := r.val.([]int64)
@@ -128,16 +129,16 @@ func (c *Client) tryAcquire(ctx context.Context, resource, owner string, ac acqu
 			failed = append(failed, c.nodeError(reply{node: r.node, err: errUnexpected(r.val)}))
 		}
 		return len(granted) >= c.quorum || len(failed) > n-c.quorum
-	})
+	}, settled)
 	if err != nil {
-		c.undoAcquire(ctx, k, owner, taken)
+		c.undoAcquire(ctx, k, owner, taken, settled)
 		if errors.Is(err, ErrClosed) {
 			return nil, err
 		}
 		return nil, errors.Join(ErrNotAcquired, err)
 	}
 	if len(granted) < c.quorum {
-		c.undoAcquire(ctx, k, owner, taken)
+		c.undoAcquire(ctx, k, owner, taken, settled)
 		if err := ctx.Err(); err != nil { // the nodes failed because ctx ended
 			return nil, errors.Join(ErrNotAcquired, err)
 		}
@@ -149,13 +150,13 @@ func (c *Client) tryAcquire(ctx context.Context, resource, owner string, ac acqu
 		token = max(token, fences[i])
 	}
 	if err := c.raiseFences(ctx, k, owner, token, granted, fences); err != nil {
-		c.undoAcquire(ctx, k, owner, taken)
+		c.undoAcquire(ctx, k, owner, taken, settled)
 		return nil, err
 	}
 
 	validUntil := start.Add(ac.ttl - c.cfg.drift(ac.ttl))
 	if !time.Now().Before(validUntil) {
-		c.undoAcquire(ctx, k, owner, taken)
+		c.undoAcquire(ctx, k, owner, taken, settled)
 		return nil, c.notAcquired(resource, len(granted), failed, true)
 	}
 	return &Lease{
@@ -167,6 +168,7 @@ func (c *Client) tryAcquire(ctx context.Context, resource, owner string, ac acqu
 		token:      token,
 		ttl:        ac.ttl,
 		validUntil: validUntil,
+		unsettled:  []<-chan struct{}{settled},
 	}, nil
 }
 
@@ -203,7 +205,7 @@ func (c *Client) raiseFences(ctx context.Context, k keys, owner string, token in
 			failed = append(failed, c.nodeError(reply{node: r.node, err: ErrNotHeld}))
 		}
 		return raised >= need || len(failed) > len(behind)-need
-	})
+	}, nil)
 	switch {
 	case err != nil && errors.Is(err, ErrClosed):
 		return err
@@ -216,10 +218,12 @@ func (c *Client) raiseFences(ctx context.Context, k keys, owner string, token in
 }
 
 // undoAcquire deletes our owner value on every node that did not answer
-// "held by another", waiting at most one node timeout. It runs even when
-// ctx has ended, so a cancelled acquisition leaves nothing behind on the
-// nodes that answer.
-func (c *Client) undoAcquire(ctx context.Context, k keys, owner string, taken []bool) {
+// "held by another", once the acquire round's stragglers have finished
+// (settled), so that none of them re-creates the lock after the delete.
+// It runs even when ctx has ended, so a cancelled acquisition leaves
+// nothing behind on the nodes that answer. It waits at most two node timeouts.
+func (c *Client) undoAcquire(ctx context.Context, k keys, owner string, taken []bool, settled <-chan struct{}) {
+	c.awaitSettled(settled)
 	var targets []int
 	for i, t := range taken {
 		if !t {
@@ -227,7 +231,7 @@ func (c *Client) undoAcquire(ctx context.Context, k keys, owner string, taken []
 		}
 	}
 	detached := context.WithoutCancel(ctx)
-	_ = c.round(detached, detached, targets, releaseCall(k, owner, ""), func(reply) bool { return false })
+	_ = c.round(detached, detached, targets, releaseCall(k, owner, ""), func(reply) bool { return false }, nil)
 }
 
 func (c *Client) notAcquired(resource string, acquired int, failed []*NodeError, validityElapsed bool) *NotAcquiredError {

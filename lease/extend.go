@@ -40,6 +40,10 @@ func (l *Lease) Extend(ctx context.Context) error {
 		return fmt.Errorf("%w: %q: validity ended %v ago", ErrLost, l.resource, start.Sub(validUntil))
 	}
 
+	settled := l.track()
+	if settled == nil {
+		return ErrReleased
+	}
 	c := l.client
 	n := len(c.nodes)
 	confirmed, refused := 0, 0
@@ -60,7 +64,7 @@ func (l *Lease) Extend(ctx context.Context) error {
 			failed = append(failed, c.nodeError(reply{node: r.node, err: errUnexpected(r.val)}))
 		}
 		return confirmed >= c.quorum || len(failed) > n-c.quorum
-	})
+	}, settled)
 	if err == nil && confirmed < c.quorum {
 		err = ctx.Err() // the nodes failed because ctx ended
 	}

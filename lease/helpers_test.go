@@ -26,12 +26,12 @@ func newClient(t *testing.T, n int, opts ...lease.Option) (*lease.Client, *lease
 func lockKey(resource string) string  { return "redlease:{" + resource + "}:lock" }
 func fenceKey(resource string) string { return "redlease:{" + resource + "}:fence" }
 
-// lockValues reads the lock key on every node ("" when absent or unreachable).
+// lockValues reads the lock key on every node ("" when absent, killed or paused).
 func lockValues(t *testing.T, cluster *leasetest.Cluster, resource string) []string {
 	t.Helper()
 	vals := make([]string, len(cluster.Nodes))
 	for i, n := range cluster.Nodes {
-		if !n.Running() {
+		if !n.Running() || n.Paused() {
 			continue
 		}
 		v, err := n.Client.Get(context.Background(), lockKey(resource)).Result()
@@ -43,12 +43,12 @@ func lockValues(t *testing.T, cluster *leasetest.Cluster, resource string) []str
 	return vals
 }
 
-// fences reads the fence counter on every running node (0 when absent).
+// fences reads the fence counter on every node (0 when absent, killed or paused).
 func fences(t *testing.T, cluster *leasetest.Cluster, resource string) []int64 {
 	t.Helper()
 	out := make([]int64, len(cluster.Nodes))
 	for i, n := range cluster.Nodes {
-		if !n.Running() {
+		if !n.Running() || n.Paused() {
 			continue
 		}
 		v, err := n.Client.Get(context.Background(), fenceKey(resource)).Int64()

@@ -27,6 +27,10 @@ type Lease struct {
 	validUntil time.Time // monotonic
 	released   bool
 	lost       bool // an extension proved the lease over
+	// unsettled holds the settled channels of this lease's acquire and
+	// extend rounds that may still have requests in flight; Release waits
+	// for them so that no late request re-creates the lock after it.
+	unsettled []<-chan struct{}
 }
 
 // Resource is the name of the leased resource.
@@ -62,4 +66,25 @@ func (l *Lease) Valid() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return !l.released && !l.lost && time.Now().Before(l.validUntil)
+}
+
+// track registers a new round's settled channel, or returns nil when the
+// lease is already released (the round must not start).
+func (l *Lease) track() chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.released {
+		return nil
+	}
+	live := l.unsettled[:0]
+	for _, ch := range l.unsettled {
+		select {
+		case <-ch:
+		default:
+			live = append(live, ch)
+		}
+	}
+	settled := make(chan struct{})
+	l.unsettled = append(live, settled)
+	return settled
 }

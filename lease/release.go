@@ -22,7 +22,10 @@ const (
 func (l *Lease) Release(ctx context.Context) error {
 	l.mu.Lock()
 	l.released = true
+	unsettled := l.unsettled
+	l.unsettled = nil
 	l.mu.Unlock()
+	l.client.awaitSettled(unsettled...)
 	return l.client.release(ctx, l.keys, l.owner, "")
 }
 
@@ -63,7 +66,7 @@ func (c *Client) release(ctx context.Context, k keys, owner, prefix string) erro
 			confirmed++
 		}
 		return false // wait for every node
-	})
+	}, nil)
 	switch {
 	case errors.Is(err, ErrClosed):
 		return err

@@ -2,6 +2,7 @@ package lease
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 )
 
@@ -25,17 +26,31 @@ type nodeCall func(ctx context.Context, node Node) (any, error)
 // Requests run under base (with the node timeout); the round stops waiting
 // when ctx is done and returns ctx's error. Passing a base detached from
 // ctx lets requests that are already sent complete after the caller gives up.
-func (c *Client) round(ctx, base context.Context, targets []int, call nodeCall, decide func(reply) bool) error {
+//
+// settled, when not nil, is closed once every request of the round has
+// finished, stragglers included (at once if none was sent). A later round
+// that must not overtake this one (a release after an acquisition) waits
+// for it: requests on different connections can reach a node in any order.
+func (c *Client) round(ctx, base context.Context, targets []int, call nodeCall, decide func(reply) bool, settled chan<- struct{}) error {
 	if len(targets) == 0 {
+		closeIfSet(settled)
 		return nil
 	}
 	if err := c.begin(len(targets)); err != nil {
+		closeIfSet(settled)
 		return err
 	}
+	var remaining atomic.Int32
+	remaining.Store(int32(len(targets)))
 	replies := make(chan reply, len(targets)) // buffered: senders never block
 	for _, i := range targets {
 		go func(i int) {
 			defer c.inflight.Done()
+			defer func() {
+				if remaining.Add(-1) == 0 {
+					closeIfSet(settled)
+				}
+			}()
 			nctx, cancel := context.WithTimeout(base, c.cfg.nodeTimeout)
 			defer cancel()
 			val, err := call(nctx, c.nodes[i])
@@ -74,6 +89,36 @@ func (c *Client) round(ctx, base context.Context, targets []int, call nodeCall, 
 		}
 	}
 	return nil
+}
+
+func closeIfSet(ch chan<- struct{}) {
+	if ch != nil {
+		close(ch)
+	}
+}
+
+// awaitSettled waits until the rounds behind settled have finished, but at
+// most one node timeout: a request stuck on a client that ignores context
+// deadlines must not stall the caller.
+func (c *Client) awaitSettled(settled ...<-chan struct{}) {
+	var timeout <-chan time.Time
+	for _, ch := range settled {
+		select {
+		case <-ch:
+			continue
+		default:
+		}
+		if timeout == nil {
+			timer := time.NewTimer(c.cfg.nodeTimeout)
+			defer timer.Stop()
+			timeout = timer.C
+		}
+		select {
+		case <-ch:
+		case <-timeout:
+			return
+		}
+	}
 }
 
 func (c *Client) nodeError(r reply) *NodeError {

@@ -55,6 +55,7 @@ func startNode(ctx context.Context, bin, dir string) (*Node, error) {
 				WriteTimeout:          time.Second,
 				ContextTimeoutEnabled: true,
 				MaxRetries:            -1, // a fault must show as a failed request, not a slow retry
+				DialerRetries:         1,
 				PoolSize:              64,
 			})
 			return n, nil
@@ -169,6 +170,13 @@ func (n *Node) Running() bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.cmd != nil
+}
+
+// Paused reports whether the process is stopped by Pause.
+func (n *Node) Paused() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.paused
 }
 
 // stop ends the process (resuming it first if paused) and closes the client.

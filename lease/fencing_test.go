@@ -1,0 +1,241 @@
+package lease_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/redlease/redlease/lease"
+)
+
+// I2: successive holders get strictly increasing tokens even when the
+// nodes' counters diverged because different nodes were unavailable during
+// earlier acquisitions. A node is made unavailable to a holder by a
+// blocker's lock on it (it answers "held by another" and its counter does
+// not move), which diverges the counters without losing data. (A paused
+// node would not do: the kernel buffers the requests and the node runs
+// them when it resumes.)
+func TestFencingTokensIncreaseAcrossDivergedCounters(t *testing.T) {
+	c, cluster := newClient(t, 5)
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(1, 2))
+	var last int64
+	diverged, raised := 0, 0
+	for round := range 40 {
+		before := fences(t, cluster, "fenced")
+		down := rng.Perm(5)[:rng.IntN(3)]
+		for _, i := range down {
+			if err := cluster.Nodes[i].Client.Set(ctx, lockKey("fenced"), "blocker", time.Minute).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		l, err := c.Acquire(ctx, "fenced")
+		if err != nil {
+			t.Fatalf("round %d (down %v): %v", round, down, err)
+		}
+		if l.Token() <= last {
+			t.Fatalf("round %d (down %v): token %d not above previous %d", round, down, l.Token(), last)
+		}
+		last = l.Token()
+		// Every holder leaves a quorum of nodes whose counter is at least
+		// its token, so that the next holder's quorum intersects it.
+		after := fences(t, cluster, "fenced")
+		atLeast := 0
+		for _, f := range after {
+			if f >= l.Token() {
+				atLeast++
+			}
+		}
+		if atLeast < c.Quorum() {
+			t.Fatalf("round %d: counters %v: only %d at or above token %d", round, after, atLeast, l.Token())
+		}
+		if spread(before) > 0 {
+			diverged++
+		}
+		if raisedAny(before, after, l.Token()) {
+			raised++
+		}
+		if err := l.Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for _, i := range down {
+			if err := cluster.Nodes[i].Client.Del(ctx, lockKey("fenced")).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if diverged == 0 || raised == 0 {
+		t.Fatalf("the scenario never exercised diverged counters (%d) or the raise round (%d)", diverged, raised)
+	}
+	t.Logf("40 holders: counters diverged before %d acquisitions, raise round used in %d", diverged, raised)
+}
+
+// spread is max−min over the counters.
+func spread(fs []int64) int64 {
+	lo, hi := fs[0], fs[0]
+	for _, f := range fs {
+		lo, hi = min(lo, f), max(hi, f)
+	}
+	return hi - lo
+}
+
+// raisedAny reports whether some counter jumped by more than one to the
+// token: the raise round's doing, not an INCR.
+func raisedAny(before, after []int64, token int64) bool {
+	for i := range before {
+		if after[i] == token && token-before[i] > 1 {
+			return true
+		}
+	}
+	return false
+}
+
+// Takeover: a retried attempt of the same holder replaces the previous
+// attempt's owner value with a fresh, higher token; the previous attempt is
+// then fenced out (cannot extend or release). Another holder never takes over.
+func TestTakeoverBySameHolderFencesOutPreviousAttempt(t *testing.T) {
+	c, cluster := newClient(t, 5)
+	ctx := context.Background()
+	const holder = "default/job-42/run-1/printer"
+	first := mustAcquire(t, c, "printer", lease.WithHolder(holder))
+
+	if _, err := c.Acquire(ctx, "printer", lease.WithHolder(holder)); !errors.Is(err, lease.ErrNotAcquired) {
+		t.Fatalf("same holder without WithTakeover: %v, want ErrNotAcquired", err)
+	}
+	if _, err := c.Acquire(ctx, "printer", lease.WithHolder("default/other/run-9/printer"), lease.WithTakeover()); !errors.Is(err, lease.ErrNotAcquired) {
+		t.Fatalf("other holder with WithTakeover: %v, want ErrNotAcquired", err)
+	}
+	if got := countOwner(lockValues(t, cluster, "printer"), first.Owner()); got != 5 {
+		t.Fatalf("refused takeovers changed the lock: first owner on %d of 5 nodes", got)
+	}
+
+	second := mustAcquire(t, c, "printer", lease.WithHolder(holder), lease.WithTakeover())
+	if second.Token() <= first.Token() || second.Owner() == first.Owner() {
+		t.Fatalf("takeover token %d (first %d), owners equal: %v", second.Token(), first.Token(), second.Owner() == first.Owner())
+	}
+	if err := first.Extend(ctx); !errors.Is(err, lease.ErrLost) {
+		t.Fatalf("zombie extend: %v, want ErrLost", err)
+	}
+	if err := first.Release(ctx); err != nil {
+		t.Fatalf("zombie release: %v", err)
+	}
+	if got := countOwner(lockValues(t, cluster, "printer"), second.Owner()); got != 5 {
+		t.Fatalf("zombie's extend/release touched the new owner's lock: on %d of 5 nodes", got)
+	}
+	if err := c.ReleaseHolder(ctx, "printer", holder); err != nil {
+		t.Fatal(err)
+	}
+	if vals := lockValues(t, cluster, "printer"); countOwner(vals, "") != 5 {
+		t.Fatalf("ReleaseHolder left %q", vals)
+	}
+}
+
+// I3: no foreign release or extend. Wrong owner values, other holders, and
+// a lease whose lock expired and went to someone else change nothing.
+func TestForeignReleaseAndExtendAreRefused(t *testing.T) {
+	c, cluster := newClient(t, 3)
+	ctx := context.Background()
+	held := mustAcquire(t, c, "doc", lease.WithHolder("alice"))
+	ttlBefore := make([]int64, 3)
+	for i, n := range cluster.Nodes {
+		ttlBefore[i] = n.Client.PTTL(ctx, lockKey("doc")).Val().Milliseconds()
+	}
+
+	for _, owner := range []string{"bob#00", held.Owner() + "x", held.Owner()[:len(held.Owner())-1], "alice"} {
+		if err := c.ReleaseOwner(ctx, "doc", owner); err != nil {
+			t.Fatalf("foreign ReleaseOwner(%q): %v", owner, err)
+		}
+	}
+	for _, holder := range []string{"bob", "alic", "alice2"} {
+		if err := c.ReleaseHolder(ctx, "doc", holder); err != nil {
+			t.Fatalf("foreign ReleaseHolder(%q): %v", holder, err)
+		}
+	}
+	if got := countOwner(lockValues(t, cluster, "doc"), held.Owner()); got != 3 {
+		t.Fatalf("foreign releases removed the lock from %d of 3 nodes", 3-got)
+	}
+	for i, n := range cluster.Nodes {
+		if ttl := n.Client.PTTL(ctx, lockKey("doc")).Val().Milliseconds(); ttl > ttlBefore[i] {
+			t.Fatalf("node %d: PTTL grew from %d to %d: someone else extended it", i, ttlBefore[i], ttl)
+		}
+	}
+
+	// An expired lease whose lock now belongs to another must not extend or
+	// release the new owner's lock.
+	short := mustAcquire(t, c, "expiring", lease.WithLeaseTTL(300*time.Millisecond))
+	waitUntil(t, 2*time.Second, "short lease keys expire", func() bool {
+		return countOwner(lockValues(t, cluster, "expiring"), "") == 3
+	})
+	next := mustAcquire(t, c, "expiring")
+	if err := short.Extend(ctx); !errors.Is(err, lease.ErrLost) {
+		t.Fatalf("extend of expired lease: %v, want ErrLost", err)
+	}
+	if err := short.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := countOwner(lockValues(t, cluster, "expiring"), next.Owner()); got != 3 {
+		t.Fatalf("expired lease disturbed the new owner: on %d of 3 nodes", got)
+	}
+}
+
+// Extend heals a node that lost the key (restart without persistence), but
+// only if nobody acquired that node since; the token never changes.
+func TestExtendHealsRestartedNodeOnlyWhenSafe(t *testing.T) {
+	c, cluster := newClient(t, 3)
+	ctx := context.Background()
+	l := mustAcquire(t, c, "heal")
+	token := l.Token()
+	if err := cluster.Nodes[0].Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The first request on a connection to the old process may fail; the
+	// node is healed by the first extension that reaches it.
+	for range 5 {
+		if err := l.Extend(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if lockValues(t, cluster, "heal")[0] == l.Owner() {
+			break
+		}
+	}
+	if v := lockValues(t, cluster, "heal")[0]; v != l.Owner() {
+		t.Fatalf("restarted node holds %q after extensions, want the owner value", v)
+	}
+	if f := fences(t, cluster, "heal")[0]; f != l.Token() {
+		t.Fatalf("restarted node's counter %d, want it raised to the token %d", f, l.Token())
+	}
+
+	// Node 1 lost the key and its counter moved past the token: someone
+	// acquired there since. Extend must leave it alone.
+	n1 := cluster.Nodes[1].Client
+	if err := n1.Del(ctx, lockKey("heal")).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := n1.Set(ctx, fenceKey("heal"), l.Token()+5, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Extend(ctx); err != nil {
+		t.Fatalf("extend with 2 of 3 nodes: %v", err)
+	}
+	if v := lockValues(t, cluster, "heal")[1]; v != "" {
+		t.Fatalf("extend re-set the lock on a node acquired since: %q", v)
+	}
+	if f := fences(t, cluster, "heal")[1]; f != token+5 {
+		t.Fatalf("node 1 counter %d, want %d untouched", f, token+5)
+	}
+	if l.Token() != token {
+		t.Fatalf("token changed from %d to %d on extend", token, l.Token())
+	}
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func ExampleNotAcquiredError() {
+	err := error(&lease.NotAcquiredError{Resource: "printer", Quorum: 3, Acquired: 1})
+	fmt.Println(errors.Is(err, lease.ErrNotAcquired))
+	// Output: true
+}
