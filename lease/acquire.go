@@ -37,7 +37,7 @@ func (c *Client) Acquire(ctx context.Context, resource string, opts ...AcquireOp
 }
 
 func (c *Client) acquireConfig(resource string, opts []AcquireOption) (acquireConfig, error) {
-	ac := acquireConfig{ttl: c.cfg.ttl}
+	ac := acquireConfig{ttl: c.cfg.ttl, keepAlive: -1}
 	if err := checkResource(resource); err != nil {
 		return ac, err
 	}
@@ -46,6 +46,11 @@ func (c *Client) acquireConfig(resource string, opts []AcquireOption) (acquireCo
 			return ac, invalid("option", "nil AcquireOption")
 		}
 		if err := opt(&ac); err != nil {
+			return ac, err
+		}
+	}
+	if ac.keepAlive > 0 {
+		if err := checkKeepAlive(ac.keepAlive, ac.ttl, c.cfg); err != nil {
 			return ac, err
 		}
 	}
@@ -159,17 +164,15 @@ func (c *Client) tryAcquire(ctx context.Context, resource, owner string, ac acqu
 		c.undoAcquire(ctx, k, owner, taken, settled)
 		return nil, c.notAcquired(resource, len(granted), failed, true)
 	}
-	return &Lease{
-		client:     c,
-		keys:       k,
-		resource:   resource,
-		owner:      owner,
-		holder:     ac.holder,
-		token:      token,
-		ttl:        ac.ttl,
-		validUntil: validUntil,
-		unsettled:  []<-chan struct{}{settled},
-	}, nil
+	l := newLease(c, k, owner, ac.holder, token, ac.ttl, validUntil)
+	l.unsettled = []<-chan struct{}{settled}
+	if ac.keepAlive >= 0 {
+		if err := l.KeepAlive(ac.keepAlive); err != nil {
+			_ = l.Release(context.WithoutCancel(ctx))
+			return nil, err
+		}
+	}
+	return l, nil
 }
 
 // raiseFences makes sure a quorum of nodes carries a fence counter of at

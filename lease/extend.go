@@ -25,7 +25,7 @@ import (
 // owner holds (invariant I3).
 func (l *Lease) Extend(ctx context.Context) error {
 	l.mu.Lock()
-	released, lost, validUntil := l.released, l.lost, l.validUntil
+	released, lost, validUntil := l.released, l.ended == ErrLost, l.validUntil
 	l.mu.Unlock()
 	start := time.Now()
 	switch {
@@ -77,11 +77,9 @@ func (l *Lease) Extend(ctx context.Context) error {
 	now := time.Now()
 	switch {
 	case confirmed >= c.quorum && now.Before(validUntil):
-		l.mu.Lock()
-		if next := start.Add(l.ttl - c.cfg.drift(l.ttl)); next.After(l.validUntil) {
-			l.validUntil = next
+		if !l.extended(start.Add(l.ttl - c.cfg.drift(l.ttl))) {
+			return fmt.Errorf("%w: %q: validity ended while extending", ErrLost, l.resource)
 		}
-		l.mu.Unlock()
 		return nil
 	case confirmed >= c.quorum:
 		l.markLost()
@@ -91,10 +89,4 @@ func (l *Lease) Extend(ctx context.Context) error {
 		return fmt.Errorf("%w: %q: %d of %d nodes hold it for another owner", ErrLost, l.resource, refused, n)
 	}
 	return &QuorumError{Op: opExtend, Resource: l.resource, Quorum: c.quorum, Confirmed: confirmed, Nodes: sortNodes(failed)}
-}
-
-func (l *Lease) markLost() {
-	l.mu.Lock()
-	l.lost = true
-	l.mu.Unlock()
 }

@@ -12,9 +12,12 @@ import (
 )
 
 // newClient starts n real redis-server nodes and a lease.Client over them.
+// The node timeout is 250 ms unless opts say otherwise: generous enough that
+// a loaded machine running -race does not turn slow replies into failures.
 func newClient(t *testing.T, n int, opts ...lease.Option) (*lease.Client, *leasetest.Cluster) {
 	t.Helper()
 	cluster := leasetest.Start(t, n)
+	opts = append([]lease.Option{lease.WithNodeTimeout(250 * time.Millisecond)}, opts...)
 	c, err := lease.New(cluster.LeaseNodes(), opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -58,6 +61,17 @@ func fences(t *testing.T, cluster *leasetest.Cluster, resource string) []int64 {
 		out[i] = v
 	}
 	return out
+}
+
+// assertUnchanged fails when the lock values differ from before.
+func assertUnchanged(t *testing.T, cluster *leasetest.Cluster, resource string, before []string, what string) {
+	t.Helper()
+	after := lockValues(t, cluster, resource)
+	for i := range before {
+		if before[i] != after[i] {
+			t.Fatalf("%s changed node %d's lock from %q to %q", what, i, before[i], after[i])
+		}
+	}
 }
 
 // countOwner counts nodes whose lock value is owner.

@@ -1,6 +1,7 @@
 package lease
 
 import (
+	"context"
 	"sync"
 	"time"
 )
@@ -25,8 +26,16 @@ type Lease struct {
 
 	mu         sync.Mutex
 	validUntil time.Time // monotonic
-	released   bool
-	lost       bool // an extension proved the lease over
+	released   bool      // Release was called
+	// ended is why the lease ended (ErrLost or ErrReleased), nil while it
+	// lives; done is closed and cancels are called when it is set.
+	ended        error
+	done         chan struct{}
+	watchdog     *time.Timer // fires at validUntil: loss when nothing extended it
+	cancels      map[uint64]context.CancelCauseFunc
+	nextCancel   uint64
+	keeperCancel context.CancelFunc // set while a keeper runs
+	keeperDone   chan struct{}
 	// unsettled holds the settled channels of this lease's acquire and
 	// extend rounds that may still have requests in flight; Release waits
 	// for them so that no late request re-creates the lock after it.
@@ -65,7 +74,7 @@ func (l *Lease) ValidUntil() time.Time {
 func (l *Lease) Valid() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return !l.released && !l.lost && time.Now().Before(l.validUntil)
+	return !l.released && l.ended == nil && time.Now().Before(l.validUntil)
 }
 
 // track registers a new round's settled channel, or returns nil when the

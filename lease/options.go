@@ -119,10 +119,11 @@ func WithRetryBackOff(newBackOff func() backoff.BackOff) Option {
 }
 
 type acquireConfig struct {
-	ttl      time.Duration
-	holder   string
-	takeover bool
-	wait     time.Duration
+	ttl       time.Duration
+	holder    string
+	takeover  bool
+	wait      time.Duration
+	keepAlive time.Duration // < 0: no keeper; 0: every TTL/3
 }
 
 // AcquireOption configures one Acquire call.
@@ -171,6 +172,19 @@ func WithWait(d time.Duration) AcquireOption {
 			return invalid("wait", "%v is negative", d)
 		}
 		c.wait = d
+		return nil
+	}
+}
+
+// WithKeepAlive starts the lease's keeper right after acquisition, as
+// Lease.KeepAlive(every) does: every 0 means TTL/3. Default: no keeper; the
+// lease then ends at its validity deadline unless Extend is called.
+func WithKeepAlive(every time.Duration) AcquireOption {
+	return func(c *acquireConfig) error {
+		if every < 0 {
+			return invalid("keep-alive interval", "%v is negative", every)
+		}
+		c.keepAlive = every
 		return nil
 	}
 }

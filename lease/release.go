@@ -18,13 +18,22 @@ const (
 //
 // It returns a *QuorumError (ErrNotReleased) when fewer than a quorum of
 // nodes answered; what is left behind expires by its TTL. After Release the
-// lease is no longer Valid and cannot be extended, whatever the outcome.
+// lease is no longer Valid and cannot be extended, whatever the outcome: its
+// keeper has stopped, Done is closed and its contexts are cancelled with
+// cause ErrReleased (unless it was lost first).
 func (l *Lease) Release(ctx context.Context) error {
 	l.mu.Lock()
 	l.released = true
 	unsettled := l.unsettled
 	l.unsettled = nil
+	stopKeeper, keeperDone := l.keeperCancel, l.keeperDone
+	l.keeperCancel = nil
 	l.mu.Unlock()
+	l.end(ErrReleased)
+	if stopKeeper != nil {
+		stopKeeper()
+		<-keeperDone
+	}
 	l.client.awaitSettled(unsettled...)
 	return l.client.release(ctx, l.keys, l.owner, "")
 }

@@ -1,0 +1,116 @@
+package lease
+
+import (
+	"context"
+	"time"
+)
+
+func newLease(c *Client, k keys, owner, holder string, token int64, ttl time.Duration, validUntil time.Time) *Lease {
+	l := &Lease{
+		client:     c,
+		keys:       k,
+		resource:   k.resource,
+		owner:      owner,
+		holder:     holder,
+		token:      token,
+		ttl:        ttl,
+		validUntil: validUntil,
+		done:       make(chan struct{}),
+	}
+	l.mu.Lock() // the watchdog may fire before the assignment completes
+	l.watchdog = time.AfterFunc(time.Until(validUntil), l.checkExpired)
+	l.mu.Unlock()
+	return l
+}
+
+// Done is closed when the lease ends: lost (its validity passed without a
+// successful extension, or an extension found it held by another) or
+// released. It is closed no later than the validity deadline; Err says why.
+func (l *Lease) Done() <-chan struct{} { return l.done }
+
+// Err is nil while the lease lives, then ErrLost or ErrReleased: the first
+// of the two that happened.
+func (l *Lease) Err() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.ended
+}
+
+// Context returns a copy of parent that is cancelled when the lease ends,
+// with context.Cause reporting ErrLost or ErrReleased; run the work that
+// needs the lease under it. Call the CancelFunc when the work is done (its
+// cause is then context.Canceled). A lease that already ended returns a
+// context that is already cancelled.
+func (l *Lease) Context(parent context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(parent)
+	l.mu.Lock()
+	if l.ended != nil {
+		cause := l.ended
+		l.mu.Unlock()
+		cancel(cause)
+		return ctx, func() { cancel(context.Canceled) }
+	}
+	if l.cancels == nil {
+		l.cancels = make(map[uint64]context.CancelCauseFunc)
+	}
+	id := l.nextCancel
+	l.nextCancel++
+	l.cancels[id] = cancel
+	l.mu.Unlock()
+	return ctx, func() {
+		l.mu.Lock()
+		delete(l.cancels, id)
+		l.mu.Unlock()
+		cancel(context.Canceled)
+	}
+}
+
+// end records why the lease ended, once: it closes Done, stops the
+// watchdog and cancels the lease's contexts with cause.
+func (l *Lease) end(cause error) {
+	l.mu.Lock()
+	if l.ended != nil {
+		l.mu.Unlock()
+		return
+	}
+	l.ended = cause
+	close(l.done)
+	l.watchdog.Stop()
+	cancels := l.cancels
+	l.cancels = nil
+	l.mu.Unlock()
+	for _, cancel := range cancels {
+		cancel(cause)
+	}
+}
+
+func (l *Lease) markLost() { l.end(ErrLost) }
+
+// checkExpired runs when the watchdog fires: the lease is lost unless an
+// extension moved its deadline in the meantime.
+func (l *Lease) checkExpired() {
+	l.mu.Lock()
+	remaining := time.Until(l.validUntil)
+	if remaining > 0 && l.ended == nil {
+		l.watchdog.Reset(remaining)
+		l.mu.Unlock()
+		return
+	}
+	l.mu.Unlock()
+	l.markLost()
+}
+
+// extended moves the validity deadline to validUntil after a successful
+// extension. It reports false when the lease ended meanwhile.
+func (l *Lease) extended(validUntil time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.ended != nil {
+		return false
+	}
+	if validUntil.After(l.validUntil) {
+		l.validUntil = validUntil
+		l.watchdog.Reset(time.Until(validUntil))
+	}
+	return true
+}
