@@ -61,9 +61,13 @@ func (c *Client) acquireConfig(resource string, opts []AcquireOption) (acquireCo
 }
 
 // waitAcquire retries tryAcquire while the lock is held by others, until
-// the wait budget or ctx runs out. The owner value stays the same across
+// the wait budget or ctx runs out. It tries again as soon as a release of
+// the resource is announced, else after the backoff delay (or the holder's
+// remaining TTL, when shorter). The owner value stays the same across
 // attempts, so an attempt that succeeded on a node is simply refreshed.
 func (c *Client) waitAcquire(ctx context.Context, resource, owner string, ac acquireConfig) (*Lease, error) {
+	wake, unwatch := c.waker.watch(c.nodes, keysFor(resource).channel)
+	defer unwatch()
 	deadline := time.Now().Add(ac.wait)
 	policy := c.cfg.newBackOff()
 	policy.Reset()
@@ -87,6 +91,8 @@ func (c *Client) waitAcquire(ctx context.Context, resource, owner string, ac acq
 		case <-ctx.Done():
 			timer.Stop()
 			return nil, errors.Join(ErrNotAcquired, ctx.Err())
+		case <-wake:
+			timer.Stop()
 		case <-timer.C:
 		}
 	}

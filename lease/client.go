@@ -33,6 +33,7 @@ type Client struct {
 	mu       sync.RWMutex // guards closed against inflight.Add
 	closed   bool
 	inflight sync.WaitGroup
+	waker    waker
 }
 
 // New returns a Client over nodes. The list must hold an odd number of
@@ -68,8 +69,8 @@ func (c *Client) Quorum() int { return c.quorum }
 // Nodes is the number of nodes N.
 func (c *Client) Nodes() int { return len(c.nodes) }
 
-// Close stops new operations (they return ErrClosed) and waits for the
-// requests already sent to finish: at most the node timeout, or the node
+// Close stops new operations (they return ErrClosed), closes the Pub/Sub
+// connections that wake waiters, and waits for the requests already sent to finish: at most the node timeout, or the node
 // client's own read timeout when it was not created with
 // ContextTimeoutEnabled. The node clients stay open.
 func (c *Client) Close() error {
@@ -77,6 +78,7 @@ func (c *Client) Close() error {
 	c.closed = true
 	c.mu.Unlock()
 	c.inflight.Wait()
+	c.waker.close()
 	return nil
 }
 

@@ -1,0 +1,152 @@
+package lease_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/redlease/redlease/lease"
+)
+
+// The keeper keeps a lease alive across many TTLs; Release stops it and
+// ends the lease's context with cause ErrReleased.
+func TestKeeperKeepsLeaseAliveAcrossManyTTLs(t *testing.T) {
+	c, cluster := newClient(t, 5, lease.WithNodeTimeout(100*time.Millisecond))
+	ctx := context.Background()
+	const ttl = 600 * time.Millisecond
+	l := mustAcquire(t, c, "kept", lease.WithLeaseTTL(ttl), lease.WithKeepAlive(0))
+	work, stop := l.Context(ctx)
+	defer stop()
+	if err := l.KeepAlive(0); !errors.Is(err, lease.ErrKeeperRunning) {
+		t.Fatalf("second KeepAlive: %v, want ErrKeeperRunning", err)
+	}
+
+	end := time.Now().Add(6 * ttl)
+	for time.Now().Before(end) {
+		if _, err := c.Acquire(ctx, "kept"); !errors.Is(err, lease.ErrNotAcquired) {
+			t.Fatalf("another acquire while kept: %v, want ErrNotAcquired", err)
+		}
+		if !l.Valid() || l.Err() != nil {
+			t.Fatalf("kept lease invalid after %v: err %v", time.Until(end), l.Err())
+		}
+		time.Sleep(ttl / 4)
+	}
+	if countOwner(lockValues(t, cluster, "kept"), l.Owner()) < c.Quorum() {
+		t.Fatal("kept lease no longer on a quorum of nodes")
+	}
+
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-l.Done():
+	default:
+		t.Fatal("Done not closed after Release")
+	}
+	if !errors.Is(l.Err(), lease.ErrReleased) || !errors.Is(context.Cause(work), lease.ErrReleased) {
+		t.Fatalf("after release: Err %v, context cause %v; want ErrReleased", l.Err(), context.Cause(work))
+	}
+}
+
+// I4: when a majority of nodes dies, the keeper cannot extend, and the
+// holder learns of the loss (Done, context cause ErrLost) before the
+// validity deadline.
+func TestKeeperSignalsLossBeforeValidityDeadline(t *testing.T) {
+	c, cluster := newClient(t, 5, lease.WithNodeTimeout(100*time.Millisecond))
+	l := mustAcquire(t, c, "doomed", lease.WithLeaseTTL(time.Second), lease.WithKeepAlive(300*time.Millisecond))
+	work, stop := l.Context(context.Background())
+	defer stop()
+	for _, i := range []int{0, 2, 4} {
+		if err := cluster.Nodes[i].Kill(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-work.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("loss not signalled within 5 s")
+	}
+	observed := time.Now()
+	if deadline := l.ValidUntil(); !observed.Before(deadline) {
+		t.Fatalf("loss observed %v after the validity deadline", observed.Sub(deadline))
+	}
+	if !errors.Is(context.Cause(work), lease.ErrLost) || !errors.Is(l.Err(), lease.ErrLost) {
+		t.Fatalf("cause %v, Err %v: want ErrLost", context.Cause(work), l.Err())
+	}
+	if l.Valid() {
+		t.Fatal("lost lease reports Valid")
+	}
+	if err := l.Extend(context.Background()); !errors.Is(err, lease.ErrLost) {
+		t.Fatalf("extend after loss: %v, want ErrLost", err)
+	}
+	if err := l.Release(context.Background()); !errors.Is(err, lease.ErrNotReleased) {
+		t.Fatalf("release with 3 of 5 dead: %v, want ErrNotReleased", err)
+	}
+	if !errors.Is(l.Err(), lease.ErrLost) {
+		t.Fatalf("Err after release of a lost lease: %v, want ErrLost (the first cause)", l.Err())
+	}
+}
+
+// Without a keeper, the lease ends at its validity deadline, not before.
+func TestUnkeptLeaseEndsAtValidityDeadline(t *testing.T) {
+	c, _ := newClient(t, 3, lease.WithNodeTimeout(100*time.Millisecond))
+	l := mustAcquire(t, c, "unkept", lease.WithLeaseTTL(500*time.Millisecond))
+	select {
+	case <-l.Done():
+	case <-time.After(3 * time.Second):
+		t.Fatal("unkept lease did not end")
+	}
+	if early := l.ValidUntil().Sub(time.Now()); early > 0 {
+		t.Fatalf("ended %v before its validity deadline", early)
+	}
+	if !errors.Is(l.Err(), lease.ErrLost) {
+		t.Fatalf("Err %v, want ErrLost", l.Err())
+	}
+	if err := l.KeepAlive(0); !errors.Is(err, lease.ErrLost) {
+		t.Fatalf("KeepAlive on a lost lease: %v, want ErrLost", err)
+	}
+}
+
+// A waiter wakes on the release message, not on its backoff: with a
+// 10-second constant backoff, only the wake-up can hand the lease over
+// within a second. One node is dead: the other nodes' messages suffice.
+func TestWaiterWakesOnReleaseNotOnBackoff(t *testing.T) {
+	slow := func() backoff.BackOff { return backoff.NewConstantBackOff(10 * time.Second) }
+	c, cluster := newClient(t, 5, lease.WithRetryBackOff(slow))
+	if err := cluster.Nodes[0].Kill(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for round := range 3 {
+		holder := mustAcquire(t, c, "handoff")
+		type result struct {
+			l   *lease.Lease
+			err error
+			at  time.Time
+		}
+		got := make(chan result, 1)
+		go func() {
+			l, err := c.Acquire(ctx, "handoff", lease.WithWait(time.Minute))
+			got <- result{l, err, time.Now()}
+		}()
+		time.Sleep(100 * time.Millisecond) // the waiter has failed once and sleeps on its backoff
+		released := time.Now()
+		if err := holder.Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case r := <-got:
+			if r.err != nil {
+				t.Fatalf("round %d: waiter: %v", round, r.err)
+			}
+			t.Logf("round %d: handoff in %v", round, r.at.Sub(released))
+			if err := r.l.Release(ctx); err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(time.Second):
+			t.Fatalf("round %d: waiter not woken within 1 s of the release (its backoff is 10 s)", round)
+		}
+	}
+}

@@ -1,0 +1,153 @@
+package lease
+
+import (
+	"context"
+	"sync"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// waker delivers the "released" messages that Release publishes to the
+// Acquire calls waiting for that resource, so a waiter tries again at once
+// instead of at its next backoff step. It holds one Pub/Sub connection per
+// node, shared by all waiters of the Client, subscribed to the channels of
+// the resources that have waiters. It starts with the first waiter and
+// stops with Client.Close.
+//
+// Wake-ups are best effort: a subscription is sent asynchronously and a
+// node may be down, so a release can go unnoticed; backoff is the fallback.
+type waker struct {
+	mu      sync.Mutex
+	closed  bool
+	subs    []*nodeSubscription // nil until the first waiter
+	waiters map[string]map[chan struct{}]struct{}
+	running sync.WaitGroup
+}
+
+// nodeSubscription is one node's Pub/Sub connection and the ordered queue
+// of (un)subscribe requests its goroutine applies.
+type nodeSubscription struct {
+	pubsub  *redis.PubSub
+	mu      sync.Mutex
+	pending []subscriptionChange
+	kick    chan struct{} // capacity 1: "pending has changes"
+	stop    chan struct{}
+}
+
+type subscriptionChange struct {
+	channel   string
+	subscribe bool
+}
+
+// watch registers interest in channel. The returned channel receives a
+// value (capacity 1, never closed) when a release is announced on any
+// node; stop unregisters.
+func (w *waker) watch(nodes []Node, channel string) (wake <-chan struct{}, stop func()) {
+	ch := make(chan struct{}, 1)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return ch, func() {}
+	}
+	if w.subs == nil {
+		w.start(nodes)
+	}
+	if w.waiters[channel] == nil {
+		w.waiters[channel] = make(map[chan struct{}]struct{})
+		w.change(subscriptionChange{channel: channel, subscribe: true})
+	}
+	w.waiters[channel][ch] = struct{}{}
+	return ch, func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		delete(w.waiters[channel], ch)
+		if len(w.waiters[channel]) == 0 && !w.closed {
+			delete(w.waiters, channel)
+			w.change(subscriptionChange{channel: channel})
+		}
+	}
+}
+
+// start opens the per-node subscriptions; w.mu is held.
+func (w *waker) start(nodes []Node) {
+	w.waiters = make(map[string]map[chan struct{}]struct{})
+	for _, node := range nodes {
+		s := &nodeSubscription{
+			pubsub: node.Subscribe(context.Background()),
+			kick:   make(chan struct{}, 1),
+			stop:   make(chan struct{}),
+		}
+		w.subs = append(w.subs, s)
+		w.running.Add(1)
+		go w.run(s)
+	}
+}
+
+// change queues a subscription change on every node; w.mu is held.
+func (w *waker) change(c subscriptionChange) {
+	for _, s := range w.subs {
+		s.mu.Lock()
+		s.pending = append(s.pending, c)
+		s.mu.Unlock()
+		select {
+		case s.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// run is a node's goroutine: it applies subscription changes in order and
+// hands messages to the waiters, until close.
+func (w *waker) run(s *nodeSubscription) {
+	defer w.running.Done()
+	defer s.pubsub.Close()
+	messages := s.pubsub.Channel()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-s.kick:
+			s.mu.Lock()
+			changes := s.pending
+			s.pending = nil
+			s.mu.Unlock()
+			for _, c := range changes {
+				// An error (node down) is not fatal: go-redis resubscribes
+				// the channels it records when it reconnects.
+				if c.subscribe {
+					_ = s.pubsub.Subscribe(context.Background(), c.channel)
+				} else {
+					_ = s.pubsub.Unsubscribe(context.Background(), c.channel)
+				}
+			}
+		case msg, ok := <-messages:
+			if !ok {
+				return
+			}
+			w.notify(msg.Channel)
+		}
+	}
+}
+
+func (w *waker) notify(channel string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for ch := range w.waiters[channel] {
+		select {
+		case ch <- struct{}{}:
+		default: // a wake-up is already pending
+		}
+	}
+}
+
+// close stops every node goroutine and waits for them.
+func (w *waker) close() {
+	w.mu.Lock()
+	w.closed = true
+	subs := w.subs
+	w.mu.Unlock()
+	for _, s := range subs {
+		close(s.stop)
+	}
+	w.running.Wait()
+}
