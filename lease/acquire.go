@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+	"go.opentelemetry.io/otel/attribute"
 )
 
 // Acquire takes the lease on resource: one parallel round to all nodes,
@@ -24,16 +25,43 @@ import (
 // backoff and jitter within a budget. The fencing token of the returned
 // lease is higher than that of every earlier holder of resource; see
 // Lease.Token for the conditions.
-func (c *Client) Acquire(ctx context.Context, resource string, opts ...AcquireOption) (*Lease, error) {
+func (c *Client) Acquire(ctx context.Context, resource string, opts ...AcquireOption) (l *Lease, err error) {
+	start := time.Now()
+	ctx, span := c.obs.start(ctx, SpanAcquire, resource)
+	var stats acquireStats
+	defer func() {
+		outcome := acquireOutcome(ctx, err)
+		c.obs.acquired(ctx, start, outcome)
+		if !span.IsRecording() {
+			span.End()
+			return
+		}
+		attrs := []attribute.KeyValue{AttrAttempts.Int(stats.attempts), AttrAcquired.Int(stats.granted)}
+		if l != nil {
+			attrs = append(attrs, AttrToken.Int64(l.token), AttrValidity.Int64(time.Until(l.ValidUntil()).Milliseconds()))
+		}
+		var na *NotAcquiredError
+		if errors.As(err, &na) {
+			nodeEvents(span, na.Nodes)
+		}
+		finish(span, outcome, err, attrs...)
+	}()
+
 	ac, err := c.acquireConfig(resource, opts)
 	if err != nil {
 		return nil, err
 	}
 	owner := newOwner(ac.holder)
 	if ac.wait == 0 {
-		return c.tryAcquire(ctx, resource, owner, ac)
+		return c.tryAcquire(ctx, resource, owner, ac, &stats)
 	}
-	return c.waitAcquire(ctx, resource, owner, ac)
+	return c.waitAcquire(ctx, resource, owner, ac, &stats)
+}
+
+// acquireStats counts what an Acquire call did, for its span.
+type acquireStats struct {
+	attempts int // rounds tried
+	granted  int // nodes that granted the lock in the last attempt
 }
 
 func (c *Client) acquireConfig(resource string, opts []AcquireOption) (acquireConfig, error) {
@@ -65,14 +93,14 @@ func (c *Client) acquireConfig(resource string, opts []AcquireOption) (acquireCo
 // the resource is announced, else after the backoff delay (or the holder's
 // remaining TTL, when shorter). The owner value stays the same across
 // attempts, so an attempt that succeeded on a node is simply refreshed.
-func (c *Client) waitAcquire(ctx context.Context, resource, owner string, ac acquireConfig) (*Lease, error) {
+func (c *Client) waitAcquire(ctx context.Context, resource, owner string, ac acquireConfig, stats *acquireStats) (*Lease, error) {
 	wake, unwatch := c.waker.watch(c.nodes, keysFor(resource).channel)
 	defer unwatch()
 	deadline := time.Now().Add(ac.wait)
 	policy := c.cfg.newBackOff()
 	policy.Reset()
 	for {
-		l, err := c.tryAcquire(ctx, resource, owner, ac)
+		l, err := c.tryAcquire(ctx, resource, owner, ac, stats)
 		var notAcquired *NotAcquiredError
 		if err == nil || !errors.As(err, &notAcquired) {
 			return l, err
@@ -100,10 +128,13 @@ func (c *Client) waitAcquire(ctx context.Context, resource, owner string, ac acq
 
 // tryAcquire is one acquisition: the acquire round, then, when the nodes'
 // fence counters diverged, the round that raises them to the token.
-func (c *Client) tryAcquire(ctx context.Context, resource, owner string, ac acquireConfig) (*Lease, error) {
+func (c *Client) tryAcquire(ctx context.Context, resource, owner string, ac acquireConfig, stats *acquireStats) (l *Lease, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, errors.Join(ErrNotAcquired, err)
 	}
+	stats.attempts++
+	contended := false
+	defer func() { c.obs.attempt(ctx, acquireOutcome(ctx, err), contended) }()
 	k := keysFor(resource)
 	n := len(c.nodes)
 	takeover := ""
@@ -121,7 +152,7 @@ func (c *Client) tryAcquire(ctx context.Context, resource, owner string, ac acqu
 	}
 	settled := make(chan struct{})
 	start := time.Now()
-	err := c.round(ctx, ctx, c.allNodes(), call, func(r reply) bool {
+	err = c.round(ctx, ctx, c.allNodes(), call, func(r reply) bool {
 		v, _ := r.val.([]int64)
 		switch {
 		case r.err != nil:
@@ -130,6 +161,7 @@ func (c *Client) tryAcquire(ctx context.Context, resource, owner string, ac acqu
 			granted = append(granted, r.node)
 			fences[r.node] = v[1]
 		case len(v) == 2:
+			contended = true
 			taken[r.node] = true
 			ne := c.nodeError(reply{node: r.node, err: ErrTaken})
 			if v[1] > 0 {
@@ -141,6 +173,7 @@ func (c *Client) tryAcquire(ctx context.Context, resource, owner string, ac acqu
 		}
 		return len(granted) >= c.quorum || len(failed) > n-c.quorum
 	}, settled)
+	stats.granted = len(granted)
 	if err != nil {
 		c.undoAcquire(ctx, k, owner, taken, settled)
 		if errors.Is(err, ErrClosed) {
@@ -170,7 +203,7 @@ func (c *Client) tryAcquire(ctx context.Context, resource, owner string, ac acqu
 		c.undoAcquire(ctx, k, owner, taken, settled)
 		return nil, c.notAcquired(resource, len(granted), failed, true)
 	}
-	l := newLease(c, k, owner, ac.holder, token, ac.ttl, validUntil)
+	l = newLease(c, k, owner, ac.holder, token, ac.ttl, start, validUntil)
 	l.unsettled = []<-chan struct{}{settled}
 	if ac.keepAlive >= 0 {
 		if err := l.KeepAlive(ac.keepAlive); err != nil {

@@ -2,6 +2,7 @@ package lease
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"strings"
 	"sync"
@@ -29,6 +30,7 @@ type Client struct {
 	addrs  []string
 	quorum int
 	cfg    config
+	obs    *observer
 
 	mu       sync.RWMutex // guards closed against inflight.Add
 	closed   bool
@@ -55,11 +57,17 @@ func New(nodes []Node, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	quorum := len(nodes)/2 + 1
+	obs, err := newObserver(cfg, len(nodes), quorum)
+	if err != nil {
+		return nil, fmt.Errorf("lease: create metrics instruments: %w", err)
+	}
 	return &Client{
 		nodes:  append([]Node(nil), nodes...),
 		addrs:  addrs,
-		quorum: len(nodes)/2 + 1,
+		quorum: quorum,
 		cfg:    cfg,
+		obs:    obs,
 	}, nil
 }
 

@@ -23,7 +23,25 @@ import (
 //
 // Extend is safe to call concurrently; it never extends a lock that another
 // owner holds (invariant I3).
-func (l *Lease) Extend(ctx context.Context) error {
+func (l *Lease) Extend(ctx context.Context) (err error) {
+	c := l.client
+	ctx, span := c.obs.start(ctx, SpanExtend, l.resource)
+	confirmed := 0
+	defer func() {
+		outcome := extendOutcome(err)
+		c.obs.extended(ctx, outcome)
+		if !span.IsRecording() {
+			span.End()
+			return
+		}
+		var qe *QuorumError
+		if errors.As(err, &qe) {
+			nodeEvents(span, qe.Nodes)
+		}
+		finish(span, outcome, err, AttrToken.Int64(l.token), AttrConfirmed.Int(confirmed),
+			AttrValidity.Int64(time.Until(l.ValidUntil()).Milliseconds()))
+	}()
+
 	l.mu.Lock()
 	released, lost, validUntil := l.released, l.ended == ErrLost, l.validUntil
 	l.mu.Unlock()
@@ -44,14 +62,13 @@ func (l *Lease) Extend(ctx context.Context) error {
 	if settled == nil {
 		return ErrReleased
 	}
-	c := l.client
 	n := len(c.nodes)
-	confirmed, refused := 0, 0
+	refused := 0
 	var failed []*NodeError
 	call := func(ctx context.Context, node Node) (any, error) {
 		return extendScript.Run(ctx, node, []string{l.keys.lock, l.keys.fence}, l.owner, l.ttl.Milliseconds(), l.token).Int64()
 	}
-	err := c.round(ctx, ctx, c.allNodes(), call, func(r reply) bool {
+	err = c.round(ctx, ctx, c.allNodes(), call, func(r reply) bool {
 		switch {
 		case r.err != nil:
 			failed = append(failed, c.nodeError(r))
@@ -89,4 +106,18 @@ func (l *Lease) Extend(ctx context.Context) error {
 		return fmt.Errorf("%w: %q: %d of %d nodes hold it for another owner", ErrLost, l.resource, refused, n)
 	}
 	return &QuorumError{Op: opExtend, Resource: l.resource, Quorum: c.quorum, Confirmed: confirmed, Nodes: sortNodes(failed)}
+}
+
+func extendOutcome(err error) string {
+	switch {
+	case err == nil:
+		return OutcomeExtended
+	case errors.Is(err, ErrLost):
+		return OutcomeLost
+	case errors.Is(err, ErrReleased):
+		return OutcomeReleased
+	case errors.Is(err, ErrClosed):
+		return OutcomeClosed
+	}
+	return OutcomeNotExtended
 }

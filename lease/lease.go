@@ -23,6 +23,8 @@ type Lease struct {
 	holder   string
 	token    int64
 	ttl      time.Duration
+	// acquiredAt is when the acquisition that produced the lease started.
+	acquiredAt time.Time
 
 	mu         sync.Mutex
 	validUntil time.Time // monotonic

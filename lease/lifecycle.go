@@ -5,8 +5,9 @@ import (
 	"time"
 )
 
-func newLease(c *Client, k keys, owner, holder string, token int64, ttl time.Duration, validUntil time.Time) *Lease {
+func newLease(c *Client, k keys, owner, holder string, token int64, ttl time.Duration, acquiredAt, validUntil time.Time) *Lease {
 	l := &Lease{
+		acquiredAt: acquiredAt,
 		client:     c,
 		keys:       k,
 		resource:   k.resource,
@@ -82,6 +83,7 @@ func (l *Lease) end(cause error) {
 	for _, cancel := range cancels {
 		cancel(cause)
 	}
+	l.client.obs.ended(time.Since(l.acquiredAt), cause)
 }
 
 func (l *Lease) markLost() { l.end(ErrLost) }

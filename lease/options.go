@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Defaults of the Client options.
@@ -26,6 +28,9 @@ type config struct {
 	driftFactor float64
 	nodeTimeout time.Duration
 	newBackOff  func() backoff.BackOff
+
+	tracerProvider trace.TracerProvider // nil: the global one
+	meterProvider  metric.MeterProvider // nil: the global one
 }
 
 func defaultConfig() config {

@@ -3,6 +3,8 @@ package lease
 import (
 	"context"
 	"errors"
+
+	"go.opentelemetry.io/otel/attribute"
 )
 
 const (
@@ -35,7 +37,7 @@ func (l *Lease) Release(ctx context.Context) error {
 		<-keeperDone
 	}
 	l.client.awaitSettled(unsettled...)
-	return l.client.release(ctx, l.keys, l.owner, "")
+	return l.client.release(ctx, l.keys, l.owner, "", l.token)
 }
 
 // ReleaseOwner deletes resource's lock on every node where its owner value
@@ -48,7 +50,7 @@ func (c *Client) ReleaseOwner(ctx context.Context, resource, owner string) error
 	if owner == "" {
 		return invalid("owner", "empty")
 	}
-	return c.release(ctx, keysFor(resource), owner, "")
+	return c.release(ctx, keysFor(resource), owner, "", 0)
 }
 
 // ReleaseHolder deletes resource's lock on every node where it is held by
@@ -62,13 +64,37 @@ func (c *Client) ReleaseHolder(ctx context.Context, resource, holder string) err
 	if err := WithHolder(holder)(&ac); err != nil {
 		return err
 	}
-	return c.release(ctx, keysFor(resource), "", holderPrefix(holder))
+	return c.release(ctx, keysFor(resource), "", holderPrefix(holder), 0)
 }
 
-func (c *Client) release(ctx context.Context, k keys, owner, prefix string) error {
+// release runs the release round; token is recorded on the span when known.
+func (c *Client) release(ctx context.Context, k keys, owner, prefix string, token int64) (err error) {
+	ctx, span := c.obs.start(ctx, SpanRelease, k.resource)
 	confirmed := 0
+	defer func() {
+		outcome := OutcomeReleased
+		switch {
+		case errors.Is(err, ErrClosed):
+			outcome = OutcomeClosed
+		case err != nil:
+			outcome = OutcomeNotReleased
+		}
+		if !span.IsRecording() {
+			span.End()
+			return
+		}
+		var qe *QuorumError
+		if errors.As(err, &qe) {
+			nodeEvents(span, qe.Nodes)
+		}
+		attrs := []attribute.KeyValue{AttrConfirmed.Int(confirmed)}
+		if token > 0 {
+			attrs = append(attrs, AttrToken.Int64(token))
+		}
+		finish(span, outcome, err, attrs...)
+	}()
 	var failed []*NodeError
-	err := c.round(ctx, context.WithoutCancel(ctx), c.allNodes(), releaseCall(k, owner, prefix), func(r reply) bool {
+	err = c.round(ctx, context.WithoutCancel(ctx), c.allNodes(), releaseCall(k, owner, prefix), func(r reply) bool {
 		if r.err != nil {
 			failed = append(failed, c.nodeError(r))
 		} else {

@@ -1,0 +1,223 @@
+package lease
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// instrumentationName names the tracer and meter of this package.
+const instrumentationName = "github.com/redlease/redlease/lease"
+
+// Span and metric names, and attribute keys. Owner values and Redis
+// credentials are never recorded; resource names appear on spans only
+// (metrics carry low-cardinality attributes).
+const (
+	SpanAcquire = "redlease.acquire"
+	SpanExtend  = "redlease.extend"
+	SpanRelease = "redlease.release"
+	// EventNode is a span event per node that did not succeed in a round.
+	EventNode = "redlease.node"
+
+	AttrResource  = attribute.Key("redlease.resource")
+	AttrToken     = attribute.Key("redlease.token")
+	AttrNodes     = attribute.Key("redlease.nodes")
+	AttrQuorum    = attribute.Key("redlease.quorum")
+	AttrAcquired  = attribute.Key("redlease.acquired")  // nodes that granted the lock in the last attempt
+	AttrConfirmed = attribute.Key("redlease.confirmed") // nodes that confirmed an extension or release
+	AttrValidity  = attribute.Key("redlease.validity")  // milliseconds of validity left when acquired or extended
+	AttrAttempts  = attribute.Key("redlease.attempts")
+	AttrOutcome   = attribute.Key("redlease.outcome")
+	AttrNode      = attribute.Key("redlease.node")      // node index
+	AttrNodeAddr  = attribute.Key("redlease.node.addr") // host:port
+	AttrNodeError = attribute.Key("redlease.node.error")
+
+	MetricAcquireDuration = "redlease.acquire.duration"    // histogram, s, by outcome
+	MetricAcquireAttempts = "redlease.acquire.attempts"    // counter, by outcome of each attempt
+	MetricContention      = "redlease.acquire.contended"   // counter: attempts that found the lock held
+	MetricHeldDuration    = "redlease.lease.held.duration" // histogram, s, by how the lease ended
+	MetricExtensions      = "redlease.extend.count"        // counter, by outcome
+	MetricLost            = "redlease.lease.lost"          // counter
+)
+
+// Outcomes recorded in AttrOutcome.
+const (
+	OutcomeAcquired    = "acquired"
+	OutcomeNotAcquired = "not_acquired"
+	OutcomeCancelled   = "cancelled"
+	OutcomeInvalid     = "invalid_input"
+	OutcomeClosed      = "closed"
+	OutcomeExtended    = "extended"
+	OutcomeNotExtended = "not_extended"
+	OutcomeLost        = "lost"
+	OutcomeReleased    = "released"
+	OutcomeNotReleased = "not_released"
+)
+
+// WithTracerProvider sets where spans go. Default: otel.GetTracerProvider()
+// (a no-op until the application installs a provider).
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(c *config) error {
+		if tp == nil {
+			return invalid("tracer provider", "nil")
+		}
+		c.tracerProvider = tp
+		return nil
+	}
+}
+
+// WithMeterProvider sets where metrics go. Default: otel.GetMeterProvider()
+// (a no-op until the application installs a provider).
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return func(c *config) error {
+		if mp == nil {
+			return invalid("meter provider", "nil")
+		}
+		c.meterProvider = mp
+		return nil
+	}
+}
+
+// observer holds the tracer and instruments of one Client.
+type observer struct {
+	tracer          trace.Tracer
+	acquireDuration metric.Float64Histogram
+	attempts        metric.Int64Counter
+	contention      metric.Int64Counter
+	held            metric.Float64Histogram
+	extensions      metric.Int64Counter
+	lost            metric.Int64Counter
+	nodeAttrs       []attribute.KeyValue // redlease.nodes, redlease.quorum
+}
+
+func newObserver(cfg config, nodes, quorum int) (*observer, error) {
+	tp, mp := cfg.tracerProvider, cfg.meterProvider
+	if tp == nil {
+		tp = otel.GetTracerProvider()
+	}
+	if mp == nil {
+		mp = otel.GetMeterProvider()
+	}
+	meter := mp.Meter(instrumentationName)
+	o := &observer{
+		tracer:    tp.Tracer(instrumentationName),
+		nodeAttrs: []attribute.KeyValue{AttrNodes.Int(nodes), AttrQuorum.Int(quorum)},
+	}
+	var err error
+	seconds := metric.WithExplicitBucketBoundaries(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800)
+	if o.acquireDuration, err = meter.Float64Histogram(MetricAcquireDuration, metric.WithUnit("s"),
+		metric.WithDescription("Duration of Acquire calls, waiting included"), seconds); err != nil {
+		return nil, err
+	}
+	if o.attempts, err = meter.Int64Counter(MetricAcquireAttempts,
+		metric.WithDescription("Acquisition rounds tried, by outcome")); err != nil {
+		return nil, err
+	}
+	if o.contention, err = meter.Int64Counter(MetricContention,
+		metric.WithDescription("Acquisition rounds that found the lock held by another owner")); err != nil {
+		return nil, err
+	}
+	if o.held, err = meter.Float64Histogram(MetricHeldDuration, metric.WithUnit("s"),
+		metric.WithDescription("How long leases lived, by how they ended"), seconds); err != nil {
+		return nil, err
+	}
+	if o.extensions, err = meter.Int64Counter(MetricExtensions,
+		metric.WithDescription("Extensions, by outcome")); err != nil {
+		return nil, err
+	}
+	if o.lost, err = meter.Int64Counter(MetricLost,
+		metric.WithDescription("Leases that ended lost rather than released")); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// outcomeSets are precomputed so recording a metric does not allocate.
+var outcomeSets = func() map[string]metric.MeasurementOption {
+	m := make(map[string]metric.MeasurementOption)
+	for _, o := range []string{OutcomeAcquired, OutcomeNotAcquired, OutcomeCancelled, OutcomeInvalid, OutcomeClosed,
+		OutcomeExtended, OutcomeNotExtended, OutcomeLost, OutcomeReleased, OutcomeNotReleased} {
+		m[o] = metric.WithAttributeSet(attribute.NewSet(AttrOutcome.String(o)))
+	}
+	return m
+}()
+
+func (o *observer) start(ctx context.Context, name, resource string) (context.Context, trace.Span) {
+	ctx, span := o.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient))
+	if span.IsRecording() {
+		span.SetAttributes(AttrResource.String(resource))
+		span.SetAttributes(o.nodeAttrs...)
+	}
+	return ctx, span
+}
+
+// finish ends span with outcome, marking errors other than the expected
+// "not acquired" as span errors.
+func finish(span trace.Span, outcome string, err error, attrs ...attribute.KeyValue) {
+	if span.IsRecording() {
+		span.SetAttributes(attrs...)
+		span.SetAttributes(AttrOutcome.String(outcome))
+		if err != nil && outcome != OutcomeNotAcquired {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, outcome)
+		}
+	}
+	span.End()
+}
+
+// nodeEvents adds an event per failed node.
+func nodeEvents(span trace.Span, nodes []*NodeError) {
+	if !span.IsRecording() {
+		return
+	}
+	for _, ne := range nodes {
+		span.AddEvent(EventNode, trace.WithAttributes(
+			AttrNode.Int(ne.Node), AttrNodeAddr.String(ne.Addr), AttrNodeError.String(ne.Err.Error())))
+	}
+}
+
+func (o *observer) attempt(ctx context.Context, outcome string, contended bool) {
+	o.attempts.Add(ctx, 1, outcomeSets[outcome])
+	if contended {
+		o.contention.Add(ctx, 1)
+	}
+}
+
+func (o *observer) acquired(ctx context.Context, start time.Time, outcome string) {
+	o.acquireDuration.Record(ctx, time.Since(start).Seconds(), outcomeSets[outcome])
+}
+
+func (o *observer) extended(ctx context.Context, outcome string) {
+	o.extensions.Add(ctx, 1, outcomeSets[outcome])
+}
+
+func (o *observer) ended(held time.Duration, cause error) {
+	ctx := context.Background()
+	outcome := OutcomeReleased
+	if cause == ErrLost {
+		outcome = OutcomeLost
+		o.lost.Add(ctx, 1)
+	}
+	o.held.Record(ctx, held.Seconds(), outcomeSets[outcome])
+}
+
+// acquireOutcome classifies an Acquire error.
+func acquireOutcome(ctx context.Context, err error) string {
+	switch {
+	case err == nil:
+		return OutcomeAcquired
+	case errors.Is(err, ErrInvalidInput):
+		return OutcomeInvalid
+	case errors.Is(err, ErrClosed):
+		return OutcomeClosed
+	case ctx.Err() != nil:
+		return OutcomeCancelled
+	}
+	return OutcomeNotAcquired
+}

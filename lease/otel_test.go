@@ -1,0 +1,126 @@
+package lease_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redlease/redlease/lease"
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+)
+
+// Spans and metrics carry the documented names and attributes, and never
+// an owner value.
+func TestSpansAndMetricsOfALeaseLifecycle(t *testing.T) {
+	spans := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()); _ = mp.Shutdown(context.Background()) })
+
+	c, _ := newClient(t, 3, lease.WithTracerProvider(tp), lease.WithMeterProvider(mp))
+	ctx := context.Background()
+
+	first := mustAcquire(t, c, "traced")
+	if _, err := c.Acquire(ctx, "traced"); !errors.Is(err, lease.ErrNotAcquired) {
+		t.Fatalf("contended acquire: %v", err)
+	}
+	if err := first.Extend(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// A lease lost to expiry counts as lost.
+	short := mustAcquire(t, c, "traced", lease.WithLeaseTTL(600*time.Millisecond))
+	<-short.Done()
+
+	ended := spans.Ended()
+	byName := map[string][]sdktrace.ReadOnlySpan{}
+	for _, s := range ended {
+		byName[s.Name()] = append(byName[s.Name()], s)
+		for _, kv := range s.Attributes() {
+			if strings.Contains(kv.Value.Emit(), first.Owner()) || strings.Contains(kv.Value.Emit(), short.Owner()) {
+				t.Fatalf("span %s attribute %s carries an owner value", s.Name(), kv.Key)
+			}
+		}
+	}
+	if len(byName[lease.SpanAcquire]) != 3 || len(byName[lease.SpanExtend]) != 1 || len(byName[lease.SpanRelease]) != 1 {
+		t.Fatalf("spans: %d acquire, %d extend, %d release; want 3, 1, 1", len(byName[lease.SpanAcquire]), len(byName[lease.SpanExtend]), len(byName[lease.SpanRelease]))
+	}
+	acq := attrs(byName[lease.SpanAcquire][0])
+	want := map[attribute.Key]string{
+		lease.AttrResource: "traced", lease.AttrNodes: "3", lease.AttrQuorum: "2",
+		lease.AttrOutcome: lease.OutcomeAcquired, lease.AttrAttempts: "1",
+		lease.AttrToken: attribute.Int64Value(first.Token()).Emit(),
+	}
+	for k, v := range want {
+		if acq[k] != v {
+			t.Errorf("acquire span %s = %q, want %q (all: %v)", k, acq[k], v, acq)
+		}
+	}
+	for _, k := range []attribute.Key{lease.AttrAcquired, lease.AttrValidity} {
+		if acq[k] == "" {
+			t.Errorf("acquire span lacks %s", k)
+		}
+	}
+	contended := byName[lease.SpanAcquire][1]
+	if attrs(contended)[lease.AttrOutcome] != lease.OutcomeNotAcquired || len(contended.Events()) != 2 {
+		// 3 nodes, quorum 2: the round ends at the second "taken".
+		t.Errorf("contended acquire span: outcome %q, %d node events; want not_acquired and 2", attrs(contended)[lease.AttrOutcome], len(contended.Events()))
+	}
+	for _, e := range contended.Events() {
+		if e.Name != lease.EventNode {
+			t.Errorf("event %q, want %q", e.Name, lease.EventNode)
+		}
+	}
+	if got := attrs(byName[lease.SpanExtend][0]); got[lease.AttrOutcome] != lease.OutcomeExtended || got[lease.AttrConfirmed] == "" || got[lease.AttrToken] == "" {
+		t.Errorf("extend span attributes %v", got)
+	}
+	if got := attrs(byName[lease.SpanRelease][0]); got[lease.AttrOutcome] != lease.OutcomeReleased || got[lease.AttrConfirmed] != "3" {
+		t.Errorf("release span attributes %v", got)
+	}
+
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(ctx, &rm); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int64{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			switch d := m.Data.(type) {
+			case metricdata.Sum[int64]:
+				for _, p := range d.DataPoints {
+					got[m.Name] += p.Value
+				}
+			case metricdata.Histogram[float64]:
+				for _, p := range d.DataPoints {
+					got[m.Name] += int64(p.Count)
+				}
+			}
+		}
+	}
+	wantCounts := map[string]int64{
+		lease.MetricAcquireDuration: 3, lease.MetricAcquireAttempts: 3, lease.MetricContention: 1,
+		lease.MetricExtensions: 1, lease.MetricHeldDuration: 2, lease.MetricLost: 1,
+	}
+	for name, n := range wantCounts {
+		if got[name] != n {
+			t.Errorf("metric %s = %d, want %d (all: %v)", name, got[name], n, got)
+		}
+	}
+}
+
+func attrs(s sdktrace.ReadOnlySpan) map[attribute.Key]string {
+	m := map[attribute.Key]string{}
+	for _, kv := range s.Attributes() {
+		m[kv.Key] = kv.Value.Emit()
+	}
+	return m
+}
