@@ -126,7 +126,7 @@ func TestAcquireWithWaitGivesUpAfterBudget(t *testing.T) {
 func TestAcquireCancelledReturnsContextErrorAndLeavesNothing(t *testing.T) {
 	c, cluster := newClient(t, 3)
 	holder := mustAcquire(t, c, "cancel")
-	before := lockValues(t, cluster, "cancel")
+	before := settledValues(t, cluster, "cancel", holder.Owner())
 
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(40*time.Millisecond, cancel)

@@ -28,6 +28,9 @@ var (
 	ErrInvalidInput = errors.New("lease: invalid input")
 	// ErrReleased: the lease was released; it can no longer be extended.
 	ErrReleased = errors.New("lease: released")
+	// ErrDetached: Detach was called; the lock was left on the nodes for
+	// another process to take over or release.
+	ErrDetached = errors.New("lease: detached")
 	// ErrClosed: the Client was closed.
 	ErrClosed = errors.New("lease: client closed")
 

@@ -43,7 +43,8 @@ func (l *Lease) Extend(ctx context.Context) (err error) {
 	}()
 
 	l.mu.Lock()
-	released, lost, validUntil := l.released, l.ended == ErrLost, l.validUntil
+	released, ended, validUntil := l.released, l.ended, l.validUntil
+	lost := ended == ErrLost
 	l.mu.Unlock()
 	start := time.Now()
 	switch {
@@ -53,6 +54,8 @@ func (l *Lease) Extend(ctx context.Context) (err error) {
 		return ErrReleased
 	case lost:
 		return fmt.Errorf("%w: %q", ErrLost, l.resource)
+	case ended == ErrDetached:
+		return ErrDetached
 	case !start.Before(validUntil):
 		l.markLost()
 		return fmt.Errorf("%w: %q: validity ended %v ago", ErrLost, l.resource, start.Sub(validUntil))
@@ -116,6 +119,8 @@ func extendOutcome(err error) string {
 		return OutcomeLost
 	case errors.Is(err, ErrReleased):
 		return OutcomeReleased
+	case errors.Is(err, ErrDetached):
+		return OutcomeDetached
 	case errors.Is(err, ErrClosed):
 		return OutcomeClosed
 	}

@@ -63,6 +63,23 @@ func fences(t *testing.T, cluster *leasetest.Cluster, resource string) []int64 {
 	return out
 }
 
+// settledValues waits until owner is on every running node (the acquire
+// round returns at quorum; the last nodes answer a moment later), then
+// returns the lock values.
+func settledValues(t *testing.T, cluster *leasetest.Cluster, resource, owner string) []string {
+	t.Helper()
+	running := 0
+	for _, n := range cluster.Nodes {
+		if n.Running() && !n.Paused() {
+			running++
+		}
+	}
+	waitUntil(t, 2*time.Second, "owner value on every running node", func() bool {
+		return countOwner(lockValues(t, cluster, resource), owner) == running
+	})
+	return lockValues(t, cluster, resource)
+}
+
 // assertUnchanged fails when the lock values differ from before.
 func assertUnchanged(t *testing.T, cluster *leasetest.Cluster, resource string, before []string, what string) {
 	t.Helper()

@@ -84,7 +84,7 @@ func (l *Lease) keep(ctx context.Context, interval time.Duration, done chan<- st
 		switch {
 		case err == nil:
 			next = interval
-		case ctx.Err() != nil, errors.Is(err, ErrReleased):
+		case ctx.Err() != nil, errors.Is(err, ErrReleased), errors.Is(err, ErrDetached):
 			return
 		case errors.Is(err, ErrLost), errors.Is(err, ErrClosed):
 			l.markLost()

@@ -150,3 +150,30 @@ func TestWaiterWakesOnReleaseNotOnBackoff(t *testing.T) {
 		}
 	}
 }
+
+// Detach stops the keeper and the watchdog without touching the nodes:
+// the same holder takes the lock over, nobody else can.
+func TestDetachLeavesLockForTakeover(t *testing.T) {
+	c, cluster := newClient(t, 3)
+	ctx := context.Background()
+	l := mustAcquire(t, c, "handed", lease.WithHolder("wf/1"), lease.WithKeepAlive(0))
+	before := settledValues(t, cluster, "handed", l.Owner())
+	l.Detach()
+	if !errors.Is(l.Err(), lease.ErrDetached) {
+		t.Fatalf("Err %v, want ErrDetached", l.Err())
+	}
+	if err := l.Extend(ctx); !errors.Is(err, lease.ErrDetached) {
+		t.Fatalf("extend after Detach: %v, want ErrDetached", err)
+	}
+	assertUnchanged(t, cluster, "handed", before, "Detach")
+	if _, err := c.Acquire(ctx, "handed", lease.WithHolder("wf/2"), lease.WithTakeover()); !errors.Is(err, lease.ErrNotAcquired) {
+		t.Fatalf("other holder: %v, want ErrNotAcquired", err)
+	}
+	next := mustAcquire(t, c, "handed", lease.WithHolder("wf/1"), lease.WithTakeover())
+	if next.Token() <= l.Token() {
+		t.Fatalf("takeover token %d not above %d", next.Token(), l.Token())
+	}
+	if err := next.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

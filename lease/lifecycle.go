@@ -29,8 +29,8 @@ func newLease(c *Client, k keys, owner, holder string, token int64, ttl time.Dur
 // released. It is closed no later than the validity deadline; Err says why.
 func (l *Lease) Done() <-chan struct{} { return l.done }
 
-// Err is nil while the lease lives, then ErrLost or ErrReleased: the first
-// of the two that happened.
+// Err is nil while the lease lives, then ErrLost, ErrReleased or
+// ErrDetached: whichever happened first.
 func (l *Lease) Err() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -75,18 +75,37 @@ func (l *Lease) end(cause error) {
 		return
 	}
 	l.ended = cause
-	close(l.done)
 	l.watchdog.Stop()
 	cancels := l.cancels
 	l.cancels = nil
 	l.mu.Unlock()
+	// Metrics first, so whoever wakes on Done or a context sees them recorded.
+	l.client.obs.ended(time.Since(l.acquiredAt), cause)
 	for _, cancel := range cancels {
 		cancel(cause)
 	}
-	l.client.obs.ended(time.Since(l.acquiredAt), cause)
+	close(l.done)
 }
 
 func (l *Lease) markLost() { l.end(ErrLost) }
+
+// Detach stops tracking the lease in this process without releasing it:
+// the keeper stops, Done closes and Err reports ErrDetached (unless the
+// lease ended before). The lock stays on the nodes until its TTL runs out,
+// so that another process can take it over (WithHolder and WithTakeover)
+// or release it (Client.ReleaseOwner, Client.ReleaseHolder). After Detach
+// the lease can no longer be extended; Release still works.
+func (l *Lease) Detach() {
+	l.mu.Lock()
+	stopKeeper, keeperDone := l.keeperCancel, l.keeperDone
+	l.keeperCancel = nil
+	l.mu.Unlock()
+	l.end(ErrDetached)
+	if stopKeeper != nil {
+		stopKeeper()
+		<-keeperDone
+	}
+}
 
 // checkExpired runs when the watchdog fires: the lease is lost unless an
 // extension moved its deadline in the meantime.

@@ -41,7 +41,7 @@ const (
 	MetricAcquireDuration = "redlease.acquire.duration"    // histogram, s, by outcome
 	MetricAcquireAttempts = "redlease.acquire.attempts"    // counter, by outcome of each attempt
 	MetricContention      = "redlease.acquire.contended"   // counter: attempts that found the lock held
-	MetricHeldDuration    = "redlease.lease.held.duration" // histogram, s, by how the lease ended
+	MetricHeldDuration    = "redlease.lease.held.duration" // histogram, s, by how the lease ended (released, lost, detached)
 	MetricExtensions      = "redlease.extend.count"        // counter, by outcome
 	MetricLost            = "redlease.lease.lost"          // counter
 )
@@ -58,6 +58,7 @@ const (
 	OutcomeLost        = "lost"
 	OutcomeReleased    = "released"
 	OutcomeNotReleased = "not_released"
+	OutcomeDetached    = "detached"
 )
 
 // WithTracerProvider sets where spans go. Default: otel.GetTracerProvider()
@@ -142,7 +143,7 @@ func newObserver(cfg config, nodes, quorum int) (*observer, error) {
 var outcomeSets = func() map[string]metric.MeasurementOption {
 	m := make(map[string]metric.MeasurementOption)
 	for _, o := range []string{OutcomeAcquired, OutcomeNotAcquired, OutcomeCancelled, OutcomeInvalid, OutcomeClosed,
-		OutcomeExtended, OutcomeNotExtended, OutcomeLost, OutcomeReleased, OutcomeNotReleased} {
+		OutcomeExtended, OutcomeNotExtended, OutcomeLost, OutcomeReleased, OutcomeNotReleased, OutcomeDetached} {
 		m[o] = metric.WithAttributeSet(attribute.NewSet(AttrOutcome.String(o)))
 	}
 	return m
@@ -200,9 +201,12 @@ func (o *observer) extended(ctx context.Context, outcome string) {
 func (o *observer) ended(held time.Duration, cause error) {
 	ctx := context.Background()
 	outcome := OutcomeReleased
-	if cause == ErrLost {
+	switch cause {
+	case ErrLost:
 		outcome = OutcomeLost
 		o.lost.Add(ctx, 1)
+	case ErrDetached:
+		outcome = OutcomeDetached
 	}
 	o.held.Record(ctx, held.Seconds(), outcomeSets[outcome])
 }
