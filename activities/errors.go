@@ -1,0 +1,48 @@
+package activities
+
+import (
+	"errors"
+
+	"github.com/redlease/redlease/lease"
+	"go.temporal.io/sdk/temporal"
+)
+
+// Application error types returned by the activities. Workflows match them
+// with temporal.ApplicationError.Type(); all three are non-retryable.
+const (
+	// ErrorTypeLeaseLost: the lease ended while the critical section ran,
+	// or another holder took it before the section started.
+	ErrorTypeLeaseLost = "LeaseLost"
+	// ErrorTypeNotAcquired: AcquireLease waited its whole Wait budget.
+	ErrorTypeNotAcquired = "LeaseNotAcquired"
+	// ErrorTypeInvalidInput: a request or timing the lease package rejects,
+	// or a TTL that breaks the timing rule.
+	ErrorTypeInvalidInput = "LeaseInvalidInput"
+)
+
+func nonRetryable(msg, typ string, cause error) error {
+	return temporal.NewNonRetryableApplicationError(msg, typ, cause)
+}
+
+func leaseLost(msg string, cause error) error { return nonRetryable(msg, ErrorTypeLeaseLost, cause) }
+
+func invalidInput(cause error) error { return nonRetryable(cause.Error(), ErrorTypeInvalidInput, cause) }
+
+// IsLeaseLost reports whether err (as a workflow sees it, wrapped in an
+// ActivityError) is a LeaseLost application error.
+func IsLeaseLost(err error) bool { return hasType(err, ErrorTypeLeaseLost) }
+
+func hasType(err error, typ string) bool {
+	var appErr *temporal.ApplicationError
+	return errors.As(err, &appErr) && appErr.Type() == typ
+}
+
+// classify turns a lease error into what the activity returns: bad input
+// is non-retryable, everything else is returned as is (retryable, or the
+// context's error on cancellation).
+func classify(err error) error {
+	if errors.Is(err, lease.ErrInvalidInput) {
+		return invalidInput(err)
+	}
+	return err
+}

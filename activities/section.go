@@ -1,0 +1,160 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/redlease/redlease/lease"
+	"go.temporal.io/sdk/activity"
+)
+
+// Heartbeat is the first heartbeat detail Run records: which lease the
+// attempt holds. The section's progress (Section.Progress) is the second.
+type Heartbeat struct {
+	Resource string
+	Token    int64
+}
+
+// Section is what a critical section sees while it runs under Run.
+type Section struct {
+	ctx   context.Context // the activity's own context, for heartbeat details
+	lease *lease.Lease
+
+	mu       sync.Mutex
+	progress any
+}
+
+// Token is this attempt's fencing token. Pass it with every write to the
+// protected resource and let the resource refuse tokens lower than the
+// highest it has seen: that is what fences out a zombie attempt.
+func (s *Section) Token() int64 { return s.lease.Token() }
+
+// Lease is the lease held by this attempt.
+func (s *Section) Lease() *lease.Lease { return s.lease }
+
+// Progress records details to send with the next heartbeat (after the next
+// successful extension). A retried attempt reads the last recorded value
+// with LastProgress and resumes from it.
+func (s *Section) Progress(details any) {
+	s.mu.Lock()
+	s.progress = details
+	s.mu.Unlock()
+}
+
+func (s *Section) currentProgress() any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.progress
+}
+
+// LastProgress decodes into ptr the progress the previous attempt last
+// sent with a heartbeat. It reports false when there is none (first
+// attempt, or no progress was recorded).
+func (s *Section) LastProgress(ptr any) bool {
+	if !activity.HasHeartbeatDetails(s.ctx) {
+		return false
+	}
+	var hb Heartbeat
+	if err := activity.GetHeartbeatDetails(s.ctx, &hb, ptr); err != nil {
+		return false
+	}
+	return true
+}
+
+// Run executes fn as the critical section of a heartbeating activity that
+// holds info's lease. Call it from your activity function:
+//
+//	func (j *Jobs) Step(ctx context.Context, l activities.LeaseInfo, in Input) (Output, error) {
+//		return activities.Run(ctx, j.Leases, l, func(ctx context.Context, s *activities.Section) (Output, error) {
+//			return j.store.Write(ctx, s.Token(), ...) // fenced write
+//		})
+//	}
+//
+// Each attempt first takes the lease over for its holder with a fresh,
+// higher token (a previous attempt of the same holder is fenced out); if
+// info.Owner is empty (acquire-and-run) it waits for the lease like
+// AcquireLease. Then fn runs in its own goroutine while this goroutine, on
+// every interval (HeartbeatTimeout/2, at most TTL/3), extends the lease
+// and, if that succeeded, records the activity heartbeat (Heartbeat and the
+// section's progress). A failed extension skips the heartbeat, so Temporal
+// retries the attempt elsewhere if this worker cannot reach Redis.
+//
+// fn's context is cancelled when the activity is cancelled or the lease is
+// lost; fn must then return promptly. A lost lease (or a lock another
+// holder took first) returns a non-retryable LeaseLost error. When fn
+// returns, the lease is left on the nodes for the workflow's next activity
+// or ReleaseLease.
+//
+// The activity's options must follow the timing rule: TTL > HeartbeatTimeout
+// + interval; otherwise Run returns LeaseInvalidInput.
+func Run[T any](ctx context.Context, a *Activities, info LeaseInfo, fn func(ctx context.Context, s *Section) (T, error)) (T, error) {
+	var zero T
+	ttl := info.TTL
+	if ttl <= 0 {
+		return zero, invalidInput(fmt.Errorf("lease %q: TTL %v in LeaseInfo is not positive", info.Resource, ttl))
+	}
+	heartbeatTimeout := activity.GetInfo(ctx).HeartbeatTimeout
+	interval := min(heartbeatInterval(heartbeatTimeout), ttl/3)
+	if heartbeatTimeout > 0 && ttl <= heartbeatTimeout+interval {
+		return zero, invalidInput(fmt.Errorf("lease %q: TTL %v must exceed HeartbeatTimeout %v + extension interval %v", info.Resource, ttl, heartbeatTimeout, interval))
+	}
+
+	l, err := takeOver(ctx, a.client, info)
+	if err != nil {
+		return zero, err
+	}
+	defer l.Detach() // keep the lock for the next activity; stop tracking it here
+
+	section := &Section{ctx: ctx, lease: l}
+	activity.RecordHeartbeat(ctx, Heartbeat{Resource: info.Resource, Token: l.Token()}, nil)
+	work, stop := l.Context(ctx)
+	defer stop()
+	type result struct {
+		value T
+		err   error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := fn(work, section)
+		done <- result{v, err}
+	}()
+
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	for {
+		select {
+		case r := <-done:
+			if errors.Is(context.Cause(work), lease.ErrLost) {
+				return r.value, leaseLost(fmt.Sprintf("lease %q lost during the critical section", info.Resource), r.err)
+			}
+			return r.value, r.err
+		case <-ticker.C:
+			if err := l.Extend(ctx); err == nil {
+				activity.RecordHeartbeat(ctx, Heartbeat{Resource: info.Resource, Token: l.Token()}, section.currentProgress())
+			}
+			// ErrLost ends the lease, which cancels work; fn then returns.
+		}
+	}
+}
+
+// takeOver gets the lease for this attempt: a takeover of the holder's own
+// lock (or of a free one), waiting for it when info.Owner is empty.
+func takeOver(ctx context.Context, client *lease.Client, info LeaseInfo) (*lease.Lease, error) {
+	if info.Owner == "" {
+		return acquireHeartbeating(ctx, client, info.Resource, info.Holder, info.TTL, 0)
+	}
+	l, err := client.Acquire(ctx, info.Resource, lease.WithHolder(info.Holder), lease.WithTakeover(), lease.WithLeaseTTL(info.TTL))
+	var notAcquired *lease.NotAcquiredError
+	switch {
+	case err == nil:
+		return l, nil
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
+	case errors.As(err, &notAcquired) && notAcquired.RetryAfter > 0:
+		return nil, leaseLost(fmt.Sprintf("lease %q is held by another holder", info.Resource), err)
+	}
+	return nil, classify(err) // no quorum (nodes down): retryable
+}
