@@ -26,7 +26,9 @@ func nonRetryable(msg, typ string, cause error) error {
 
 func leaseLost(msg string, cause error) error { return nonRetryable(msg, ErrorTypeLeaseLost, cause) }
 
-func invalidInput(cause error) error { return nonRetryable(cause.Error(), ErrorTypeInvalidInput, cause) }
+func invalidInput(cause error) error {
+	return nonRetryable(cause.Error(), ErrorTypeInvalidInput, cause)
+}
 
 // IsLeaseLost reports whether err (as a workflow sees it, wrapped in an
 // ActivityError) is a LeaseLost application error.
