@@ -1,12 +1,16 @@
 # redlease — make targets. `make test` is what CI runs (.ci/run).
 GO       ?= go
 SHELL    := /bin/bash
+# The temporal CLI is built from the Go module proxy into the Go bin
+# directory, once; later versions cannot be go-installed.
+TEMPORAL_VERSION := v1.5.1
+GOBIN_DIR := $(shell d=$$($(GO) env GOBIN); [ -n "$$d" ] && echo $$d || echo $$($(GO) env GOPATH)/bin)
 
-.PHONY: test deps vet fmt-check unit
+.PHONY: test deps temporal-cli vet fmt-check unit
 
-## test: install missing system dependencies, then gofmt check, go vet and go test -race
-test: deps fmt-check vet
-	$(GO) test -race -count=1 -timeout 15m ./...
+## test: install missing dependencies, then gofmt check, go vet and go test -race
+test: deps temporal-cli fmt-check vet
+	$(GO) test -race -count=1 -timeout 20m ./...
 
 ## unit: go test without the dependency step (redis-server must be installed)
 unit:
@@ -18,6 +22,13 @@ vet:
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+## temporal-cli: go install the temporal CLI unless one is found (about 4 minutes)
+temporal-cli:
+	@if [ -n "$$TEMPORAL_CLI" ] || command -v temporal >/dev/null 2>&1 || [ -x "$(GOBIN_DIR)/temporal" ]; then :; else \
+	  echo "building the temporal CLI $(TEMPORAL_VERSION) into $(GOBIN_DIR) (about 4 minutes, once)"; \
+	  GOBIN="$(GOBIN_DIR)" $(GO) install github.com/temporalio/cli/cmd/temporal@$(TEMPORAL_VERSION); \
+	fi
 
 ## deps: redis-server from Debian's packages when it is missing
 deps:

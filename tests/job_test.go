@@ -1,0 +1,225 @@
+package tests
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redlease/redlease/samples/exclusivejob"
+	"github.com/redlease/redlease/samples/fencedstore"
+	"github.com/redlease/redlease/workflows"
+)
+
+// jobRequest is the ExclusiveJob input: steps × stepDuration under a lease
+// with the given TTL and heartbeat timeout.
+func jobRequest(resource string, steps int, step, ttl, heartbeat time.Duration) workflows.JobRequest {
+	return workflows.JobRequest{
+		Resource: resource,
+		Activity: exclusivejob.StepsName,
+		Input:    exclusivejob.StepsInput{Steps: steps, StepDuration: step},
+		Lease:    workflows.LeaseOptions{TTL: ttl, HeartbeatTimeout: heartbeat},
+	}
+}
+
+func decodeResult(t *testing.T, raw json.RawMessage) exclusivejob.StepsResult {
+	t.Helper()
+	var r exclusivejob.StepsResult
+	if err := json.Unmarshal(raw, &r); err != nil {
+		t.Fatalf("result %s: %v", raw, err)
+	}
+	return r
+}
+
+// N workflows contend for one resource on two workers: all complete, and
+// the fenced store's log shows each holder's steps as one run, in token
+// order, never interleaved.
+func TestContendingWorkflowsNeverOverlap(t *testing.T) {
+	s := newStack(t, "contend")
+	s.startWorker("a")
+	s.startWorker("b")
+	const jobs, steps = 4, 5
+	for i := range jobs {
+		s.startJob(fmt.Sprintf("contend-%d", i), jobRequest("printer", steps, 40*time.Millisecond, 6*time.Second, 2*time.Second))
+	}
+	var tokens []int64
+	for i := range jobs {
+		status, raw, closeEvent := s.result(fmt.Sprintf("contend-%d", i))
+		if status != "COMPLETED" {
+			t.Fatalf("contend-%d: %s %s", i, status, closeEvent)
+		}
+		tokens = append(tokens, decodeResult(t, raw).Token)
+	}
+	entries := s.logEntries()
+	order, err := fencedstore.Check(entries)
+	if err != nil {
+		t.Fatalf("fenced log: %v\n%v", err, entries)
+	}
+	if len(entries) != jobs*steps || len(order) != jobs {
+		t.Fatalf("log has %d entries by %d holders (%v), want %d by %d", len(entries), len(order), order, jobs*steps, jobs)
+	}
+	seen := map[string]bool{}
+	for _, h := range order {
+		if seen[h] {
+			t.Fatalf("holder %s held the resource twice: %v", h, order)
+		}
+		seen[h] = true
+	}
+	if n := s.lockedNodes("printer"); n != 0 {
+		t.Fatalf("lock left on %d nodes after all jobs", n)
+	}
+	t.Logf("holders in order %v, tokens %v", order, tokens)
+}
+
+// A worker is SIGKILLed in the middle of a critical section. Another
+// worker finishes the job: the retried attempt takes the lease over with a
+// higher token and resumes from the last heartbeated step; a late write
+// with the dead attempt's token is refused; the lease is released at the end.
+func TestKilledWorkerIsTakenOverWithHigherToken(t *testing.T) {
+	s := newStack(t, "kill")
+	first := s.startWorker("first")
+	s.startJob("kill-1", jobRequest("press", 30, 150*time.Millisecond, 6*time.Second, 2*time.Second))
+	waitFor(t, 30*time.Second, "first worker wrote 8 steps", func() bool { return len(s.logEntries()) >= 8 })
+	first.kill()
+	before := s.logEntries()
+	oldToken := before[len(before)-1].Token
+
+	s.startWorker("second")
+	status, raw, closeEvent := s.result("kill-1")
+	if status != "COMPLETED" {
+		t.Fatalf("kill-1: %s %s", status, closeEvent)
+	}
+	r := decodeResult(t, raw)
+	if r.Token <= oldToken || r.Attempt < 2 || r.ResumedAt == 0 {
+		t.Fatalf("finishing attempt %+v: want token above %d, attempt ≥ 2, resumed after step 0", r, oldToken)
+	}
+
+	// The dead attempt's late write is refused.
+	late := fencedstore.Entry{Holder: "kill-1", Step: 99, Note: "zombie"}
+	if err := s.store.Write(context.Background(), oldToken, late); !errors.Is(err, fencedstore.ErrStaleToken) {
+		t.Fatalf("late write with token %d: %v, want ErrStaleToken", oldToken, err)
+	}
+	entries := s.logEntries()
+	if _, err := fencedstore.Check(entries); err != nil {
+		t.Fatalf("fenced log: %v", err)
+	}
+	steps := map[int]bool{}
+	for _, e := range entries {
+		steps[e.Step] = true
+	}
+	for i := range 30 {
+		if !steps[i] {
+			t.Fatalf("step %d never written: %v", i, entries)
+		}
+	}
+	if n := s.lockedNodes("press"); n != 0 {
+		t.Fatalf("lease left on %d nodes after the job", n)
+	}
+	t.Logf("dead attempt's token %d, takeover token %d, resumed at step %d", oldToken, r.Token, r.ResumedAt)
+}
+
+// A worker frozen mid-section (SIGSTOP) is a real zombie: Temporal retries
+// the attempt on another worker, which takes the lease over; when the
+// zombie wakes, its next write carries the old token and is refused.
+func TestFrozenWorkerWakesAsFencedOutZombie(t *testing.T) {
+	s := newStack(t, "zombie")
+	zombie := s.startWorker("zombie")
+	s.startJob("zombie-1", jobRequest("vault", 40, 150*time.Millisecond, 6*time.Second, 2*time.Second))
+	waitFor(t, 30*time.Second, "zombie wrote 5 steps", func() bool { return len(s.logEntries()) >= 5 })
+	if err := zombie.signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	oldToken := s.logEntries()[len(s.logEntries())-1].Token
+	s.startWorker("rescuer")
+	waitFor(t, 30*time.Second, "rescuer wrote with a newer token", func() bool {
+		e := s.logEntries()
+		return e[len(e)-1].Token > oldToken
+	})
+	if err := zombie.signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	status, _, closeEvent := s.result("zombie-1")
+	if status != "COMPLETED" {
+		t.Fatalf("zombie-1: %s %s", status, closeEvent)
+	}
+	rejected, err := s.store.Rejected(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The zombie either wrote once more and was refused, or learned of the
+	// loss (ErrLost on its next extension) before its next write; both keep
+	// the log clean. The log check is the invariant.
+	for _, e := range rejected {
+		if e.Token != oldToken {
+			t.Fatalf("rejected write with token %d, want only the zombie's %d", e.Token, oldToken)
+		}
+	}
+	if _, err := fencedstore.Check(s.logEntries()); err != nil {
+		t.Fatalf("fenced log: %v", err)
+	}
+	t.Logf("zombie token %d: %d late writes refused", oldToken, len(rejected))
+}
+
+// Cancelling a workflow mid-section cancels the activity (through its
+// heartbeat) and releases the lease at once, long before its TTL.
+func TestCancelledWorkflowReleasesLease(t *testing.T) {
+	s := newStack(t, "cancel")
+	s.startWorker("w")
+	s.startJob("cancel-1", jobRequest("drill", 1000, 100*time.Millisecond, 60*time.Second, 2*time.Second))
+	waitFor(t, 30*time.Second, "job running", func() bool { return len(s.logEntries()) >= 3 })
+	if s.lockedNodes("drill") < 3 {
+		t.Fatal("no lease held while the job runs")
+	}
+	cancelled := time.Now()
+	s.temporal("workflow", "cancel", "--workflow-id", "cancel-1")
+	status, _, _ := s.result("cancel-1")
+	if status != "CANCELED" {
+		t.Fatalf("status %s, want CANCELED", status)
+	}
+	waitFor(t, 20*time.Second, "lease released", func() bool { return s.lockedNodes("drill") == 0 })
+	if took := time.Since(cancelled); took >= 60*time.Second {
+		t.Fatalf("lease gone after %v: expired, not released", took)
+	}
+}
+
+// Terminating a workflow runs no release; the lease expires by its TTL.
+func TestTerminatedWorkflowLeaseExpiresByTTL(t *testing.T) {
+	s := newStack(t, "terminate")
+	w := s.startWorker("w")
+	s.startJob("term-1", jobRequest("lathe", 1000, 100*time.Millisecond, 5*time.Second, 2*time.Second))
+	waitFor(t, 30*time.Second, "job running", func() bool { return len(s.logEntries()) >= 3 })
+	// Stop the worker first so that nothing extends the lease any more.
+	w.kill()
+	s.temporal("workflow", "terminate", "--workflow-id", "term-1", "--reason", "e2e")
+	if n := s.lockedNodes("lathe"); n < 3 {
+		t.Fatalf("lease on %d nodes right after terminate, want a quorum until its TTL", n)
+	}
+	waitFor(t, 15*time.Second, "lease expired by TTL", func() bool { return s.lockedNodes("lathe") == 0 })
+}
+
+// describe shows a running critical section's heartbeat: the lease token
+// and the job's progress.
+func TestDescribeShowsHeartbeatProgress(t *testing.T) {
+	s := newStack(t, "describe")
+	s.startWorker("w")
+	s.startJob("desc-1", jobRequest("kiln", 1000, 100*time.Millisecond, 6*time.Second, 2*time.Second))
+	var details string
+	waitFor(t, 30*time.Second, "heartbeat details with progress", func() bool {
+		d := s.describe("desc-1")
+		pending, _ := d["pendingActivities"].([]any)
+		if len(pending) == 0 {
+			return false
+		}
+		raw, _ := json.Marshal(pending[0].(map[string]any)["heartbeatDetails"])
+		details = string(raw)
+		return strings.Contains(details, `"Done"`) && strings.Contains(details, `"Token"`)
+	})
+	t.Logf("heartbeat details: %s", details)
+	s.temporal("workflow", "cancel", "--workflow-id", "desc-1")
+	s.result("desc-1")
+}
+

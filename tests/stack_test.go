@@ -1,0 +1,264 @@
+package tests
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redlease/redlease/internal/devstack"
+	"github.com/redlease/redlease/lease/leasetest"
+	"github.com/redlease/redlease/samples/fencedstore"
+)
+
+// stack is one test's world: a dev server, 5 lease nodes, a store node,
+// and the worker processes started on it.
+type stack struct {
+	t        *testing.T
+	cli      string
+	address  string
+	nodes    *leasetest.Cluster
+	storeURL string
+	store    *fencedstore.Store
+	queue    string
+	worker   string // binary
+}
+
+var (
+	buildOnce   sync.Once
+	workerBin   string
+	buildErr    error
+	buildOutput []byte
+)
+
+// workerBinary builds ./worker once per test run.
+func workerBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "redlease-e2e-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		workerBin = filepath.Join(dir, "worker")
+		cmd := exec.Command("go", "build", "-race", "-o", workerBin, "../worker")
+		buildOutput, buildErr = cmd.CombinedOutput()
+	})
+	if buildErr != nil {
+		t.Fatalf("build worker: %v\n%s", buildErr, buildOutput)
+	}
+	return workerBin
+}
+
+func newStack(t *testing.T, store string) *stack {
+	t.Helper()
+	srv := devstack.Temporal(t)
+	cli, err := devstack.TemporalCLI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes := leasetest.Start(t, 5)
+	storeNode := leasetest.Start(t, 1).Nodes[0]
+	s := &stack{
+		t:        t,
+		cli:      cli,
+		address:  srv.FrontendHostPort(),
+		nodes:    nodes,
+		storeURL: "redis://" + storeNode.Addr,
+		store:    fencedstore.New(storeNode.Client, store),
+		queue:    "e2e-" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-")),
+		worker:   workerBinary(t),
+	}
+	return s
+}
+
+// workerProc is a worker process.
+type workerProc struct {
+	cmd    *exec.Cmd
+	log    string
+	exited chan struct{}
+}
+
+// startWorker starts a worker process on the stack's task queue.
+func (s *stack) startWorker(name string) *workerProc {
+	s.t.Helper()
+	var urls []string
+	for _, n := range s.nodes.Nodes {
+		urls = append(urls, "redis://"+n.Addr)
+	}
+	logPath := filepath.Join(s.t.TempDir(), name+".log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	cmd := exec.Command(s.worker,
+		"-temporal-address", s.address,
+		"-task-queue", s.queue,
+		"-redis", strings.Join(urls, ","),
+		"-store-redis", s.storeURL,
+		"-store-name", storeName(s),
+		"-node-timeout", "200ms",
+		"-shutdown-timeout", "5s",
+		"-log-level", "warn",
+	)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	w := &workerProc{cmd: cmd, log: logPath, exited: make(chan struct{})}
+	go func() { _ = cmd.Wait(); logFile.Close(); close(w.exited) }()
+	s.t.Cleanup(func() {
+		w.stop()
+		if s.t.Failed() {
+			out, _ := os.ReadFile(logPath)
+			s.t.Logf("worker %s log:\n%s", name, tail(string(out), 3000))
+		}
+	})
+	return w
+}
+
+func storeName(s *stack) string { return s.queue }
+
+// stop sends SIGTERM and waits up to 15 s, then SIGKILL.
+func (w *workerProc) stop() {
+	select {
+	case <-w.exited:
+		return
+	default:
+	}
+	_ = w.cmd.Process.Signal(syscall.SIGCONT) // in case it was paused
+	_ = w.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-w.exited:
+	case <-time.After(15 * time.Second):
+		_ = w.cmd.Process.Kill()
+		<-w.exited
+	}
+}
+
+func (w *workerProc) kill() {
+	_ = w.cmd.Process.Kill()
+	<-w.exited
+}
+
+func (w *workerProc) signal(sig syscall.Signal) error { return w.cmd.Process.Signal(sig) }
+
+// temporal runs the CLI against the stack's server and returns stdout.
+func (s *stack) temporal(args ...string) []byte {
+	s.t.Helper()
+	out, err := s.temporalErr(args...)
+	if err != nil {
+		s.t.Fatalf("temporal %s: %v", strings.Join(args, " "), err)
+	}
+	return out
+}
+
+func (s *stack) temporalErr(args ...string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, s.cli, append(args, "--address", s.address, "--namespace", "default")...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.Bytes(), fmt.Errorf("%w: %s%s", err, stderr.String(), stdout.String())
+	}
+	return stdout.Bytes(), nil
+}
+
+// startJob starts an ExclusiveJob workflow through the CLI.
+func (s *stack) startJob(id string, req any) {
+	s.t.Helper()
+	input, err := json.Marshal(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.temporal("workflow", "start", "--type", "redlease.ExclusiveJob", "--task-queue", s.queue,
+		"--workflow-id", id, "--input", string(input), "-o", "json")
+}
+
+// result waits for a workflow through `temporal workflow result` and
+// returns its status (COMPLETED, FAILED, CANCELED, ...), its result, and
+// its close event (which carries any failure).
+func (s *stack) result(id string) (status string, result json.RawMessage, closeEvent string) {
+	s.t.Helper()
+	out, err := s.temporalErr("workflow", "result", "--workflow-id", id, "-o", "json")
+	var r struct {
+		Status     string          `json:"status"`
+		Result     json.RawMessage `json:"result"`
+		CloseEvent json.RawMessage `json:"closeEvent"`
+	}
+	if jerr := json.Unmarshal(out, &r); jerr != nil {
+		s.t.Fatalf("workflow result %s: %v / %v: %s", id, err, jerr, out)
+	}
+	return r.Status, r.Result, string(r.CloseEvent)
+}
+
+// describe returns `temporal workflow describe -o json` decoded loosely.
+func (s *stack) describe(id string) map[string]any {
+	s.t.Helper()
+	out := s.temporal("workflow", "describe", "--workflow-id", id, "-o", "json")
+	var d map[string]any
+	if err := json.Unmarshal(out, &d); err != nil {
+		s.t.Fatalf("describe %s: %v: %s", id, err, out)
+	}
+	return d
+}
+
+// lockValue reads the lease's lock key on node i ("" when absent).
+func (s *stack) lockValue(i int, resource string) string {
+	v, err := s.nodes.Nodes[i].Client.Get(context.Background(), "redlease:{"+resource+"}:lock").Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		s.t.Fatalf("node %d: %v", i, err)
+	}
+	return v
+}
+
+// lockedNodes counts nodes holding a lock on resource.
+func (s *stack) lockedNodes(resource string) int {
+	n := 0
+	for i := range s.nodes.Nodes {
+		if s.lockValue(i, resource) != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// logEntries reads the fenced store's log.
+func (s *stack) logEntries() []fencedstore.Entry {
+	s.t.Helper()
+	entries, err := s.store.Log(context.Background())
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return entries
+}
+
+// waitFor polls cond every 50 ms until it holds or within passes.
+func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %v: %s", within, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
