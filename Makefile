@@ -40,3 +40,8 @@ deps:
 	    echo "redis-server is missing: run 'sudo apt-get install redis-server' (Debian/Ubuntu)"; exit 1; \
 	  fi; \
 	fi
+
+## bench: redlease vs redsync on local redis-server nodes (about a minute); see BENCHMARKS.md
+.PHONY: bench
+bench: deps
+	$(GO) run ./bench
