@@ -147,12 +147,9 @@ func (c *Client) tryAcquire(ctx context.Context, resource, owner string, ac acqu
 		taken   = make([]bool, n) // answered "held by another": nothing to undo there
 		failed  []*NodeError
 	)
-	call := func(ctx context.Context, node Node) (any, error) {
-		return acquireScript.Run(ctx, node, []string{k.lock, k.fence}, owner, ac.ttl.Milliseconds(), takeover).Int64Slice()
-	}
-	settled := make(chan struct{})
+	acquireOp := &op{script: acquireScript, keys: []string{k.lock, k.fence}, args: []any{owner, ac.ttl.Milliseconds(), takeover}, decode: decodeInt64Slice}
 	start := time.Now()
-	err = c.round(ctx, ctx, c.allNodes(), call, func(r reply) bool {
+	err = c.round(ctx, ctx, c.allNodes(), acquireOp, func(r reply) bool {
 		v, _ := r.val.([]int64)
 		switch {
 		case r.err != nil:
@@ -172,17 +169,17 @@ func (c *Client) tryAcquire(ctx context.Context, resource, owner string, ac acqu
 			failed = append(failed, c.nodeError(reply{node: r.node, err: errUnexpected(r.val)}))
 		}
 		return len(granted) >= c.quorum || len(failed) > n-c.quorum
-	}, settled)
+	})
 	stats.granted = len(granted)
 	if err != nil {
-		c.undoAcquire(ctx, k, owner, taken, settled)
+		c.undoAcquire(ctx, k, owner, taken)
 		if errors.Is(err, ErrClosed) {
 			return nil, err
 		}
 		return nil, errors.Join(ErrNotAcquired, err)
 	}
 	if len(granted) < c.quorum {
-		c.undoAcquire(ctx, k, owner, taken, settled)
+		c.undoAcquire(ctx, k, owner, taken)
 		if err := ctx.Err(); err != nil { // the nodes failed because ctx ended
 			return nil, errors.Join(ErrNotAcquired, err)
 		}
@@ -194,17 +191,16 @@ func (c *Client) tryAcquire(ctx context.Context, resource, owner string, ac acqu
 		token = max(token, fences[i])
 	}
 	if err := c.raiseFences(ctx, k, owner, token, granted, fences); err != nil {
-		c.undoAcquire(ctx, k, owner, taken, settled)
+		c.undoAcquire(ctx, k, owner, taken)
 		return nil, err
 	}
 
 	validUntil := start.Add(ac.ttl - c.cfg.drift(ac.ttl))
 	if !time.Now().Before(validUntil) {
-		c.undoAcquire(ctx, k, owner, taken, settled)
+		c.undoAcquire(ctx, k, owner, taken)
 		return nil, c.notAcquired(resource, len(granted), failed, true)
 	}
 	l = newLease(c, k, owner, ac.holder, token, ac.ttl, start, validUntil)
-	l.unsettled = []<-chan struct{}{settled}
 	if ac.keepAlive >= 0 {
 		if err := l.KeepAlive(ac.keepAlive); err != nil {
 			_ = l.Release(context.WithoutCancel(ctx))
@@ -234,10 +230,8 @@ func (c *Client) raiseFences(ctx context.Context, k keys, owner string, token in
 	}
 	raised := 0
 	var failed []*NodeError
-	call := func(ctx context.Context, node Node) (any, error) {
-		return raiseFenceScript.Run(ctx, node, []string{k.lock, k.fence}, owner, token).Int64()
-	}
-	err := c.round(ctx, ctx, behind, call, func(r reply) bool {
+	raiseOp := &op{script: raiseFenceScript, keys: []string{k.lock, k.fence}, args: []any{owner, token}, decode: decodeInt64}
+	err := c.round(ctx, ctx, behind, raiseOp, func(r reply) bool {
 		switch {
 		case r.err != nil:
 			failed = append(failed, c.nodeError(r))
@@ -247,7 +241,7 @@ func (c *Client) raiseFences(ctx context.Context, k keys, owner string, token in
 			failed = append(failed, c.nodeError(reply{node: r.node, err: ErrNotHeld}))
 		}
 		return raised >= need || len(failed) > len(behind)-need
-	}, nil)
+	})
 	switch {
 	case err != nil && errors.Is(err, ErrClosed):
 		return err
@@ -260,12 +254,12 @@ func (c *Client) raiseFences(ctx context.Context, k keys, owner string, token in
 }
 
 // undoAcquire deletes our owner value on every node that did not answer
-// "held by another", once the acquire round's stragglers have finished
-// (settled), so that none of them re-creates the lock after the delete.
-// It runs even when ctx has ended, so a cancelled acquisition leaves
-// nothing behind on the nodes that answer. It waits at most two node timeouts.
-func (c *Client) undoAcquire(ctx context.Context, k keys, owner string, taken []bool, settled <-chan struct{}) {
-	c.awaitSettled(settled)
+// "held by another". Each node's dispatcher sends it after the acquire
+// request, so a straggler cannot re-create the lock after the delete. It
+// runs even when ctx has ended, so a cancelled acquisition leaves nothing
+// behind on the nodes that answer; it waits at most one node timeout and
+// announces nothing (no lock was released, waiters need not wake).
+func (c *Client) undoAcquire(ctx context.Context, k keys, owner string, taken []bool) {
 	var targets []int
 	for i, t := range taken {
 		if !t {
@@ -273,7 +267,7 @@ func (c *Client) undoAcquire(ctx context.Context, k keys, owner string, taken []
 		}
 	}
 	detached := context.WithoutCancel(ctx)
-	_ = c.round(detached, detached, targets, releaseCall(k, owner, ""), func(reply) bool { return false }, nil)
+	_ = c.round(detached, detached, targets, releaseOp(k, owner, "", false), func(reply) bool { return false })
 }
 
 func (c *Client) notAcquired(resource string, acquired int, failed []*NodeError, validityElapsed bool) *NotAcquiredError {

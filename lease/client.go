@@ -11,10 +11,11 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Node is the part of a go-redis client that the lease Client uses: scripts,
-// and Subscribe for wake-ups. *redis.Client satisfies it.
+// Node is the part of a go-redis client that the lease Client uses:
+// pipelined scripts, and Subscribe for wake-ups. *redis.Client satisfies it.
 type Node interface {
 	redis.Scripter
+	Pipeline() redis.Pipeliner
 	Subscribe(ctx context.Context, channels ...string) *redis.PubSub
 }
 
@@ -32,10 +33,12 @@ type Client struct {
 	cfg    config
 	obs    *observer
 
-	mu       sync.RWMutex // guards closed against inflight.Add
-	closed   bool
-	inflight sync.WaitGroup
-	waker    waker
+	all         []int         // 0..N-1
+	dispatchers []*dispatcher // one per node: requests go out pipelined, in order
+
+	mu     sync.RWMutex // guards closed against enqueueing after Close
+	closed bool
+	waker  waker
 }
 
 // New returns a Client over nodes. The list must hold an odd number of
@@ -62,13 +65,18 @@ func New(nodes []Node, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lease: create metrics instruments: %w", err)
 	}
-	return &Client{
+	c := &Client{
 		nodes:  append([]Node(nil), nodes...),
 		addrs:  addrs,
 		quorum: quorum,
 		cfg:    cfg,
 		obs:    obs,
-	}, nil
+	}
+	for i, node := range c.nodes {
+		c.all = append(c.all, i)
+		c.dispatchers = append(c.dispatchers, newDispatcher(node, i))
+	}
+	return c, nil
 }
 
 // Quorum is the number of nodes that must agree: N/2+1.
@@ -77,27 +85,25 @@ func (c *Client) Quorum() int { return c.quorum }
 // Nodes is the number of nodes N.
 func (c *Client) Nodes() int { return len(c.nodes) }
 
-// Close stops new operations (they return ErrClosed), closes the Pub/Sub
-// connections that wake waiters, and waits for the requests already sent to finish: at most the node timeout, or the node
+// Close stops new operations (they return ErrClosed), waits for the
+// batches being sent to finish (at most the node timeout, or the node
 // client's own read timeout when it was not created with
-// ContextTimeoutEnabled. The node clients stay open.
+// ContextTimeoutEnabled), answers queued requests with ErrClosed, and
+// closes the Pub/Sub connections that wake waiters. It stops the
+// goroutines the Client owns: one dispatcher per node, and the waker's.
+// The node clients stay open. Close is idempotent.
 func (c *Client) Close() error {
 	c.mu.Lock()
+	already := c.closed
 	c.closed = true
 	c.mu.Unlock()
-	c.inflight.Wait()
-	c.waker.close()
-	return nil
-}
-
-// begin registers n requests about to be sent.
-func (c *Client) begin(n int) error {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	if c.closed {
-		return ErrClosed
+	if already {
+		return nil
 	}
-	c.inflight.Add(n)
+	for _, d := range c.dispatchers {
+		d.close()
+	}
+	c.waker.close()
 	return nil
 }
 
@@ -109,9 +115,10 @@ func checkNodes(nodes []Node) ([]string, error) {
 	case n%2 == 0:
 		return nil, invalid("nodes", "%d nodes: use an odd number, an even one adds a node without adding tolerance", n)
 	}
+	// One server with several databases is still one server: a quorum of
+	// its databases would prove nothing.
 	type endpoint struct {
 		network, addr string
-		db            int
 	}
 	addrs := make([]string, n)
 	seen := make(map[endpoint]int, n)
@@ -130,9 +137,9 @@ func checkNodes(nodes []Node) ([]string, error) {
 		}
 		opt := o.Options()
 		addrs[i] = opt.Addr
-		ep := endpoint{opt.Network, opt.Addr, opt.DB}
+		ep := endpoint{opt.Network, opt.Addr}
 		if j, dup := seen[ep]; dup && opt.Addr != "" {
-			return nil, invalid("nodes", "node %d has the address of node %d (%s db %d)", i, j, opt.Addr, opt.DB)
+			return nil, invalid("nodes", "node %d is on the same server as node %d (%s): nodes must be independent servers", i, j, opt.Addr)
 		}
 		seen[ep] = i
 	}

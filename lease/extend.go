@@ -61,17 +61,11 @@ func (l *Lease) Extend(ctx context.Context) (err error) {
 		return fmt.Errorf("%w: %q: validity ended %v ago", ErrLost, l.resource, start.Sub(validUntil))
 	}
 
-	settled := l.track()
-	if settled == nil {
-		return ErrReleased
-	}
 	n := len(c.nodes)
 	refused := 0
 	var failed []*NodeError
-	call := func(ctx context.Context, node Node) (any, error) {
-		return extendScript.Run(ctx, node, []string{l.keys.lock, l.keys.fence}, l.owner, l.ttl.Milliseconds(), l.token).Int64()
-	}
-	err = c.round(ctx, ctx, c.allNodes(), call, func(r reply) bool {
+	extendOp := &op{script: extendScript, keys: []string{l.keys.lock, l.keys.fence}, args: []any{l.owner, l.ttl.Milliseconds(), l.token}, decode: decodeInt64}
+	err = c.round(ctx, ctx, c.allNodes(), extendOp, func(r reply) bool {
 		switch {
 		case r.err != nil:
 			failed = append(failed, c.nodeError(r))
@@ -84,7 +78,7 @@ func (l *Lease) Extend(ctx context.Context) (err error) {
 			failed = append(failed, c.nodeError(reply{node: r.node, err: errUnexpected(r.val)}))
 		}
 		return confirmed >= c.quorum || len(failed) > n-c.quorum
-	}, settled)
+	})
 	if err == nil && confirmed < c.quorum {
 		err = ctx.Err() // the nodes failed because ctx ended
 	}

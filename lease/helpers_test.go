@@ -80,6 +80,16 @@ func settledValues(t *testing.T, cluster *leasetest.Cluster, resource, owner str
 	return lockValues(t, cluster, resource)
 }
 
+// waitReleased waits until no node holds a lock on resource: Release
+// returns at a quorum, the other nodes follow a moment later.
+func waitReleased(t *testing.T, cluster *leasetest.Cluster, resource string) {
+	t.Helper()
+	waitUntil(t, 2*time.Second, "lock gone from every node", func() bool {
+		vals := lockValues(t, cluster, resource)
+		return countOwner(vals, "") == len(vals)
+	})
+}
+
 // assertUnchanged fails when the lock values differ from before.
 func assertUnchanged(t *testing.T, cluster *leasetest.Cluster, resource string, before []string, what string) {
 	t.Helper()

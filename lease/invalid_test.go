@@ -18,7 +18,7 @@ func TestInvalidInputIsRejectedAndChangesNothing(t *testing.T) {
 	ctx := context.Background()
 	nodes := cluster.LeaseNodes()
 	var nilClient *redis.Client
-	sameAddr := redis.NewClient(&redis.Options{Addr: cluster.Nodes[1].Addr})
+	sameAddr := redis.NewClient(&redis.Options{Addr: cluster.Nodes[1].Addr, DB: 3}) // another database of one server
 	t.Cleanup(func() { sameAddr.Close() })
 
 	newCases := map[string]struct {

@@ -3,23 +3,38 @@ package lease
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 )
 
 // ErrKeeperRunning: KeepAlive was called on a lease whose keeper runs.
 var ErrKeeperRunning = errors.New("lease: keeper already running")
 
-// KeepAlive starts the lease's keeper: a goroutine that calls Extend every
-// interval (0 means TTL/3). After a failed extension it retries sooner, and
-// when the validity left is less than one node timeout — too little for
+// keeper extends a lease on a timer. Between extensions it holds no
+// goroutine: the timer's callback runs one extension and re-arms.
+type keeper struct {
+	interval time.Duration
+	ctx      context.Context // cancelled by stop: aborts an extension in flight
+	cancel   context.CancelFunc
+
+	mu      sync.Mutex
+	timer   *time.Timer
+	halted  bool
+	running sync.WaitGroup // the extension in flight, if any
+}
+
+// KeepAlive starts the lease's keeper, which calls Extend every interval
+// (0 means TTL/3). After a failed extension it retries sooner, and when
+// the validity left is less than one node timeout — too little for
 // another round — it declares the lease lost: Done closes and the lease's
 // contexts are cancelled with cause ErrLost, before the validity deadline
-// (invariant I4). Release stops the keeper and waits for it.
+// (invariant I4). Release and Detach stop the keeper and wait for an
+// extension in flight. An idle keeper is a timer, not a goroutine.
 //
 // The interval must be positive (or 0) and shorter than TTL minus the drift
 // allowance and a node timeout, else the lease would expire between two
 // extensions. KeepAlive returns ErrKeeperRunning if a keeper runs already,
-// ErrReleased or ErrLost if the lease ended.
+// ErrReleased or the lease's end cause if it ended.
 func (l *Lease) KeepAlive(interval time.Duration) error {
 	if interval == 0 {
 		interval = l.ttl / 3
@@ -27,26 +42,22 @@ func (l *Lease) KeepAlive(interval time.Duration) error {
 	if err := checkKeepAlive(interval, l.ttl, l.client.cfg); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	switch {
 	case l.released:
-		l.mu.Unlock()
-		cancel()
 		return ErrReleased
 	case l.ended != nil:
-		l.mu.Unlock()
-		cancel()
 		return l.ended
-	case l.keeperCancel != nil:
-		l.mu.Unlock()
-		cancel()
+	case l.keeper != nil:
 		return ErrKeeperRunning
 	}
-	l.keeperCancel, l.keeperDone = cancel, done
-	l.mu.Unlock()
-	go l.keep(ctx, interval, done)
+	k := &keeper{interval: interval}
+	k.ctx, k.cancel = context.WithCancel(context.Background())
+	k.mu.Lock()
+	k.timer = time.AfterFunc(interval, func() { l.keepTick(k) })
+	k.mu.Unlock()
+	l.keeper = k
 	return nil
 }
 
@@ -57,41 +68,72 @@ func checkKeepAlive(interval, ttl time.Duration, cfg config) error {
 	return nil
 }
 
-// keep is the keeper goroutine; it returns when ctx is cancelled (Release)
-// or the lease ends.
-func (l *Lease) keep(ctx context.Context, interval time.Duration, done chan<- struct{}) {
-	defer close(done)
-	nodeTimeout := l.client.cfg.nodeTimeout
-	timer := time.NewTimer(interval)
-	defer timer.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-l.done:
-			return
-		case <-timer.C:
-		}
-		deadline := l.ValidUntil()
-		if time.Until(deadline) <= nodeTimeout {
-			l.markLost()
-			return
-		}
-		ectx, cancel := context.WithDeadline(ctx, deadline)
-		err := l.Extend(ectx)
-		cancel()
-		var next time.Duration
-		switch {
-		case err == nil:
-			next = interval
-		case ctx.Err() != nil, errors.Is(err, ErrReleased), errors.Is(err, ErrDetached):
-			return
-		case errors.Is(err, ErrLost), errors.Is(err, ErrClosed):
-			l.markLost()
-			return
-		default: // no quorum this time: try again while validity lasts
-			next = min(interval/4, time.Until(l.ValidUntil())-nodeTimeout)
-		}
-		timer.Reset(max(next, 0))
+// keepTick is the timer callback: one extension, then re-arm.
+func (l *Lease) keepTick(k *keeper) {
+	k.mu.Lock()
+	if k.halted {
+		k.mu.Unlock()
+		return
 	}
+	k.running.Add(1)
+	k.mu.Unlock()
+	defer k.running.Done()
+
+	next, again := l.keepOnce(k)
+	if !again {
+		return
+	}
+	k.mu.Lock()
+	if !k.halted {
+		k.timer.Reset(max(next, 0))
+	}
+	k.mu.Unlock()
+}
+
+// keepOnce extends the lease once and says when to try next, or that the
+// keeper is done (the lease ended or is declared lost).
+func (l *Lease) keepOnce(k *keeper) (next time.Duration, again bool) {
+	nodeTimeout := l.client.cfg.nodeTimeout
+	deadline := l.ValidUntil()
+	if time.Until(deadline) <= nodeTimeout {
+		l.markLost()
+		return 0, false
+	}
+	ctx, cancel := context.WithDeadline(k.ctx, deadline)
+	err := l.Extend(ctx)
+	cancel()
+	switch {
+	case err == nil:
+		return k.interval, true
+	case k.ctx.Err() != nil, errors.Is(err, ErrReleased), errors.Is(err, ErrDetached):
+		return 0, false
+	case errors.Is(err, ErrLost), errors.Is(err, ErrClosed):
+		l.markLost()
+		return 0, false
+	}
+	// No quorum this time: try again while validity lasts.
+	return min(k.interval/4, time.Until(l.ValidUntil())-nodeTimeout), true
+}
+
+// halt stops the timer without waiting; safe from the keeper's own callback.
+func (k *keeper) halt() {
+	k.mu.Lock()
+	k.halted = true
+	k.timer.Stop()
+	k.mu.Unlock()
+}
+
+// stopKeeper halts the keeper, aborts its extension in flight, and waits
+// for it. It must not run inside the keeper's callback.
+func (l *Lease) stopKeeper() {
+	l.mu.Lock()
+	k := l.keeper
+	l.keeper = nil
+	l.mu.Unlock()
+	if k == nil {
+		return
+	}
+	k.halt()
+	k.cancel()
+	k.running.Wait()
 }

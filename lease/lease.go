@@ -36,12 +36,7 @@ type Lease struct {
 	watchdog     *time.Timer // fires at validUntil: loss when nothing extended it
 	cancels      map[uint64]context.CancelCauseFunc
 	nextCancel   uint64
-	keeperCancel context.CancelFunc // set while a keeper runs
-	keeperDone   chan struct{}
-	// unsettled holds the settled channels of this lease's acquire and
-	// extend rounds that may still have requests in flight; Release waits
-	// for them so that no late request re-creates the lock after it.
-	unsettled []<-chan struct{}
+	keeper       *keeper // set by KeepAlive
 }
 
 // Resource is the name of the leased resource.
@@ -77,25 +72,4 @@ func (l *Lease) Valid() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return !l.released && l.ended == nil && time.Now().Before(l.validUntil)
-}
-
-// track registers a new round's settled channel, or returns nil when the
-// lease is already released (the round must not start).
-func (l *Lease) track() chan struct{} {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.released {
-		return nil
-	}
-	live := l.unsettled[:0]
-	for _, ch := range l.unsettled {
-		select {
-		case <-ch:
-		default:
-			live = append(live, ch)
-		}
-	}
-	settled := make(chan struct{})
-	l.unsettled = append(live, settled)
-	return settled
 }

@@ -76,6 +76,9 @@ func (l *Lease) end(cause error) {
 	}
 	l.ended = cause
 	l.watchdog.Stop()
+	if l.keeper != nil {
+		l.keeper.halt() // may run inside the keeper's callback: no waiting here
+	}
 	cancels := l.cancels
 	l.cancels = nil
 	l.mu.Unlock()
@@ -96,15 +99,8 @@ func (l *Lease) markLost() { l.end(ErrLost) }
 // or release it (Client.ReleaseOwner, Client.ReleaseHolder). After Detach
 // the lease can no longer be extended; Release still works.
 func (l *Lease) Detach() {
-	l.mu.Lock()
-	stopKeeper, keeperDone := l.keeperCancel, l.keeperDone
-	l.keeperCancel = nil
-	l.mu.Unlock()
+	l.stopKeeper()
 	l.end(ErrDetached)
-	if stopKeeper != nil {
-		stopKeeper()
-		<-keeperDone
-	}
 }
 
 // checkExpired runs when the watchdog fires: the lease is lost unless an

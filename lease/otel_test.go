@@ -83,7 +83,7 @@ func TestSpansAndMetricsOfALeaseLifecycle(t *testing.T) {
 	if got := attrs(byName[lease.SpanExtend][0]); got[lease.AttrOutcome] != lease.OutcomeExtended || got[lease.AttrConfirmed] == "" || got[lease.AttrToken] == "" {
 		t.Errorf("extend span attributes %v", got)
 	}
-	if got := attrs(byName[lease.SpanRelease][0]); got[lease.AttrOutcome] != lease.OutcomeReleased || got[lease.AttrConfirmed] != "3" {
+	if got := attrs(byName[lease.SpanRelease][0]); got[lease.AttrOutcome] != lease.OutcomeReleased || got[lease.AttrConfirmed] != "2" { // returns at the quorum of 3 nodes
 		t.Errorf("release span attributes %v", got)
 	}
 

@@ -15,8 +15,9 @@ const (
 // Release deletes the lease on every node where this owner still holds it
 // (compare-and-delete: never another owner's lock, invariant I3) and wakes
 // waiters. It is idempotent: releasing twice, or after expiry, is not an
-// error. It waits for every node's answer, at most one node timeout, and
-// still completes requests already sent when ctx ends.
+// error. It returns once a quorum of nodes has confirmed (at most one node
+// timeout); the other nodes' requests are already queued behind this
+// lease's earlier requests and complete in the background, also when ctx ends.
 //
 // It returns a *QuorumError (ErrNotReleased) when fewer than a quorum of
 // nodes answered; what is left behind expires by its TTL. After Release the
@@ -26,17 +27,9 @@ const (
 func (l *Lease) Release(ctx context.Context) error {
 	l.mu.Lock()
 	l.released = true
-	unsettled := l.unsettled
-	l.unsettled = nil
-	stopKeeper, keeperDone := l.keeperCancel, l.keeperDone
-	l.keeperCancel = nil
 	l.mu.Unlock()
+	l.stopKeeper()
 	l.end(ErrReleased)
-	if stopKeeper != nil {
-		stopKeeper()
-		<-keeperDone
-	}
-	l.client.awaitSettled(unsettled...)
 	return l.client.release(ctx, l.keys, l.owner, "", l.token)
 }
 
@@ -94,14 +87,15 @@ func (c *Client) release(ctx context.Context, k keys, owner, prefix string, toke
 		finish(span, outcome, err, attrs...)
 	}()
 	var failed []*NodeError
-	err = c.round(ctx, context.WithoutCancel(ctx), c.allNodes(), releaseCall(k, owner, prefix), func(r reply) bool {
+	n := len(c.nodes)
+	err = c.round(ctx, context.WithoutCancel(ctx), c.allNodes(), releaseOp(k, owner, prefix, true), func(r reply) bool {
 		if r.err != nil {
 			failed = append(failed, c.nodeError(r))
 		} else {
 			confirmed++
 		}
-		return false // wait for every node
-	}, nil)
+		return confirmed >= c.quorum || len(failed) > n-c.quorum
+	})
 	switch {
 	case errors.Is(err, ErrClosed):
 		return err
@@ -113,8 +107,12 @@ func (c *Client) release(ctx context.Context, k keys, owner, prefix string, toke
 	return nil
 }
 
-func releaseCall(k keys, owner, prefix string) nodeCall {
-	return func(ctx context.Context, node Node) (any, error) {
-		return releaseScript.Run(ctx, node, []string{k.lock}, owner, prefix, k.channel, k.resource).Int64()
+// releaseOp deletes the lock held by owner (or by any owner value with
+// prefix); announce publishes the release to waiters.
+func releaseOp(k keys, owner, prefix string, announce bool) *op {
+	channel := ""
+	if announce {
+		channel = k.channel
 	}
+	return &op{script: releaseScript, keys: []string{k.lock}, args: []any{owner, prefix, channel, k.resource}, decode: decodeInt64}
 }

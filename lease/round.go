@@ -2,7 +2,6 @@ package lease
 
 import (
 	"context"
-	"sync/atomic"
 	"time"
 )
 
@@ -13,53 +12,33 @@ type reply struct {
 	err  error
 }
 
-// nodeCall sends one request to one node.
-type nodeCall func(ctx context.Context, node Node) (any, error)
-
-// round sends call to every node in targets at once, each request bounded
-// by the node timeout, and passes replies to decide as they arrive. It
+// round sends o to every node in targets at once, each request bounded by
+// the node timeout, and passes replies to decide as they arrive. It
 // returns as soon as decide reports the outcome known, every target has
 // replied, or the node timeout has passed (every missing reply is then
-// passed to decide as ErrNodeTimeout). It does not wait for stragglers;
-// they finish in the background, counted by the Client's inflight group.
+// passed to decide as ErrNodeTimeout). It does not wait for stragglers:
+// they complete in their node's dispatcher, in order with later requests.
 //
-// Requests run under base (with the node timeout); the round stops waiting
-// when ctx is done and returns ctx's error. Passing a base detached from
-// ctx lets requests that are already sent complete after the caller gives up.
-//
-// settled, when not nil, is closed once every request of the round has
-// finished, stragglers included (at once if none was sent). A later round
-// that must not overtake this one (a release after an acquisition) waits
-// for it: requests on different connections can reach a node in any order.
-func (c *Client) round(ctx, base context.Context, targets []int, call nodeCall, decide func(reply) bool, settled chan<- struct{}) error {
+// Requests carry base: when base is done before a request is sent, the
+// request is dropped. The round stops waiting when ctx is done and returns
+// ctx's error. Passing a base detached from ctx lets a release go out even
+// though the caller gave up.
+func (c *Client) round(ctx, base context.Context, targets []int, o *op, decide func(reply) bool) error {
 	if len(targets) == 0 {
-		closeIfSet(settled)
 		return nil
 	}
-	if err := c.begin(len(targets)); err != nil {
-		closeIfSet(settled)
-		return err
+	c.mu.RLock() // no enqueue after Close has stopped the dispatchers
+	if c.closed {
+		c.mu.RUnlock()
+		return ErrClosed
 	}
-	var remaining atomic.Int32
-	remaining.Store(int32(len(targets)))
-	replies := make(chan reply, len(targets)) // buffered: senders never block
+	replies := make(chan reply, len(targets)) // buffered: dispatchers never block
+	deadline := time.Now().Add(c.cfg.nodeTimeout)
 	for _, i := range targets {
-		go func(i int) {
-			defer c.inflight.Done()
-			defer func() {
-				if remaining.Add(-1) == 0 {
-					closeIfSet(settled)
-				}
-			}()
-			nctx, cancel := context.WithTimeout(base, c.cfg.nodeTimeout)
-			defer cancel()
-			val, err := call(nctx, c.nodes[i])
-			if err != nil && nctx.Err() == context.DeadlineExceeded {
-				err = ErrNodeTimeout
-			}
-			replies <- reply{node: i, val: val, err: err}
-		}(i)
+		c.dispatchers[i].enqueue(&request{ctx: base, deadline: deadline, op: o, node: i, replies: replies})
 	}
+	c.mu.RUnlock()
+
 	timer := time.NewTimer(c.cfg.nodeTimeout)
 	defer timer.Stop()
 	answered := make([]bool, len(c.nodes))
@@ -91,44 +70,8 @@ func (c *Client) round(ctx, base context.Context, targets []int, call nodeCall, 
 	return nil
 }
 
-func closeIfSet(ch chan<- struct{}) {
-	if ch != nil {
-		close(ch)
-	}
-}
-
-// awaitSettled waits until the rounds behind settled have finished, but at
-// most one node timeout: a request stuck on a client that ignores context
-// deadlines must not stall the caller.
-func (c *Client) awaitSettled(settled ...<-chan struct{}) {
-	var timeout <-chan time.Time
-	for _, ch := range settled {
-		select {
-		case <-ch:
-			continue
-		default:
-		}
-		if timeout == nil {
-			timer := time.NewTimer(c.cfg.nodeTimeout)
-			defer timer.Stop()
-			timeout = timer.C
-		}
-		select {
-		case <-ch:
-		case <-timeout:
-			return
-		}
-	}
-}
-
 func (c *Client) nodeError(r reply) *NodeError {
 	return &NodeError{Node: r.node, Addr: c.addrs[r.node], Err: r.err}
 }
 
-func (c *Client) allNodes() []int {
-	all := make([]int, len(c.nodes))
-	for i := range all {
-		all[i] = i
-	}
-	return all
-}
+func (c *Client) allNodes() []int { return c.all }

@@ -6,8 +6,9 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// The scripts run with redis.Script.Run: EVALSHA first, EVAL when the node
-// answers NOSCRIPT (for example after a restart emptied its script cache).
+// The scripts run as EVALSHA in each node's pipeline; when a node answers
+// NOSCRIPT (a restart emptied its script cache) the dispatcher loads them
+// all (SCRIPT LOAD) and sends the batch again.
 var (
 	//go:embed scripts/acquire.lua
 	acquireSource string
@@ -22,7 +23,12 @@ var (
 	raiseFenceScript = redis.NewScript(raiseFenceSource)
 	extendScript     = redis.NewScript(extendSource)
 	releaseScript    = redis.NewScript(releaseSource)
+
+	scriptSources = []string{acquireSource, raiseFenceSource, extendSource, releaseSource}
 )
+
+func decodeInt64(c *redis.Cmd) (any, error)      { return c.Int64() }
+func decodeInt64Slice(c *redis.Cmd) (any, error) { return c.Int64Slice() }
 
 // keys of one resource on every node. All share the hash tag {resource} so a
 // script touches a single slot, also on Redis Cluster.

@@ -14,13 +14,18 @@ import (
 // the resources that have waiters. It starts with the first waiter and
 // stops with Client.Close.
 //
+// A release wakes only the first waiter in line for that resource (in
+// this Client): one acquisition attempt per release instead of a herd, and
+// first come, first served among this process's waiters. A waiter that
+// fails keeps its place.
+//
 // Wake-ups are best effort: a subscription is sent asynchronously and a
 // node may be down, so a release can go unnoticed; backoff is the fallback.
 type waker struct {
 	mu      sync.Mutex
 	closed  bool
 	subs    []*nodeSubscription // nil until the first waiter
-	waiters map[string]map[chan struct{}]struct{}
+	waiters map[string][]chan struct{} // per channel, in arrival order
 	running sync.WaitGroup
 }
 
@@ -52,17 +57,34 @@ func (w *waker) watch(nodes []Node, channel string) (wake <-chan struct{}, stop 
 	if w.subs == nil {
 		w.start(nodes)
 	}
-	if w.waiters[channel] == nil {
-		w.waiters[channel] = make(map[chan struct{}]struct{})
+	if len(w.waiters[channel]) == 0 {
 		w.change(subscriptionChange{channel: channel, subscribe: true})
 	}
-	w.waiters[channel][ch] = struct{}{}
+	w.waiters[channel] = append(w.waiters[channel], ch)
 	return ch, func() {
 		w.mu.Lock()
 		defer w.mu.Unlock()
-		delete(w.waiters[channel], ch)
-		if len(w.waiters[channel]) == 0 && !w.closed {
-			delete(w.waiters, channel)
+		line := w.waiters[channel]
+		for i, c := range line {
+			if c != ch {
+				continue
+			}
+			line = append(line[:i], line[i+1:]...)
+			if i == 0 && len(ch) > 0 && len(line) > 0 {
+				// The head leaves with a wake-up it did not use: pass it on.
+				select {
+				case line[0] <- struct{}{}:
+				default:
+				}
+			}
+			break
+		}
+		if len(line) > 0 {
+			w.waiters[channel] = line
+			return
+		}
+		delete(w.waiters, channel)
+		if !w.closed {
 			w.change(subscriptionChange{channel: channel})
 		}
 	}
@@ -70,7 +92,7 @@ func (w *waker) watch(nodes []Node, channel string) (wake <-chan struct{}, stop 
 
 // start opens the per-node subscriptions; w.mu is held.
 func (w *waker) start(nodes []Node) {
-	w.waiters = make(map[string]map[chan struct{}]struct{})
+	w.waiters = make(map[string][]chan struct{})
 	for _, node := range nodes {
 		s := &nodeSubscription{
 			pubsub: node.Subscribe(context.Background()),
@@ -129,12 +151,13 @@ func (w *waker) run(s *nodeSubscription) {
 	}
 }
 
+// notify wakes the first waiter in line for channel.
 func (w *waker) notify(channel string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for ch := range w.waiters[channel] {
+	if line := w.waiters[channel]; len(line) > 0 {
 		select {
-		case ch <- struct{}{}:
+		case line[0] <- struct{}{}:
 		default: // a wake-up is already pending
 		}
 	}

@@ -74,7 +74,7 @@ type TemporalOptions struct {
 
 // StartTemporal starts `temporal server start-dev` (headless unless
 // opts.UI) on a free loopback port, with an in-memory database and the
-// "default" namespace. The caller must Stop it.
+// "default" namespace. The caller must close srv.Client() and Stop it.
 func StartTemporal(ctx context.Context, opts TemporalOptions) (*testsuite.DevServer, error) {
 	cli, err := TemporalCLI()
 	if err != nil {
@@ -112,6 +112,7 @@ func Temporal(t testing.TB) *testsuite.DevServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		srv.Client().Close() // Stop does not close the dev server's client
 		if err := srv.Stop(); err != nil {
 			t.Logf("stop temporal dev server: %v", err)
 		}
