@@ -31,12 +31,12 @@ type Lease struct {
 	released   bool      // Release was called
 	// ended is why the lease ended (ErrLost or ErrReleased), nil while it
 	// lives; done is closed and cancels are called when it is set.
-	ended        error
-	done         chan struct{}
-	watchdog     *time.Timer // fires at validUntil: loss when nothing extended it
-	cancels      map[uint64]context.CancelCauseFunc
-	nextCancel   uint64
-	keeper       *keeper // set by KeepAlive
+	ended      error
+	done       chan struct{}
+	watchdog   *time.Timer // fires at validUntil: loss when nothing extended it
+	cancels    map[uint64]context.CancelCauseFunc
+	nextCancel uint64
+	keeper     *keeper // set by KeepAlive
 }
 
 // Resource is the name of the leased resource.

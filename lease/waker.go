@@ -24,7 +24,7 @@ import (
 type waker struct {
 	mu      sync.Mutex
 	closed  bool
-	subs    []*nodeSubscription // nil until the first waiter
+	subs    []*nodeSubscription        // nil until the first waiter
 	waiters map[string][]chan struct{} // per channel, in arrival order
 	running sync.WaitGroup
 }

@@ -222,4 +222,3 @@ func TestDescribeShowsHeartbeatProgress(t *testing.T) {
 	s.temporal("workflow", "cancel", "--workflow-id", "desc-1")
 	s.result("desc-1")
 }
-
