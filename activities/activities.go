@@ -54,11 +54,23 @@ func (a *Activities) AcquireLease(ctx context.Context, req AcquireRequest) (Leas
 }
 
 // ReleaseLease releases whatever lock info.Holder holds on info.Resource
-// (any attempt's owner value). It is idempotent: releasing twice, or after
-// the lease expired or was taken by another holder, succeeds and changes
+// (any earlier attempt's owner value) and leaves a tombstone for info.TTL,
+// so that an attempt of this workflow delivered late (to a worker that was
+// frozen, say) cannot take the lock and run again. Other holders see the
+// resource as free at once. It is idempotent: releasing twice, or after the
+// lease expired or was taken by another holder, succeeds and changes
 // nothing of the other holder's.
 func (a *Activities) ReleaseLease(ctx context.Context, info LeaseInfo) error {
-	return classify(a.client.ReleaseHolder(ctx, info.Resource, info.Holder))
+	return classify(a.client.ReleaseHolder(ctx, info.Resource, info.Holder, attemptEpoch(ctx), info.TTL))
+}
+
+// attemptEpoch orders this activity attempt among all attempts of the
+// workflow's activities: by the time the activity was scheduled, then by
+// attempt. A retry is later than the attempt it replaces, and every
+// activity scheduled after another is later than all of that one's attempts.
+func attemptEpoch(ctx context.Context) lease.Epoch {
+	info := activity.GetInfo(ctx)
+	return lease.NewEpoch(uint64(info.ScheduledTime.UnixNano()), uint64(info.Attempt))
 }
 
 // waitingProgress is the heartbeat detail of an activity waiting for a lease.
@@ -71,7 +83,7 @@ type waitingProgress struct {
 // holder's lock), retrying in slices of at most one heartbeat interval and
 // heartbeating between them, until wait (0: until ctx ends) has passed.
 func acquireHeartbeating(ctx context.Context, client *lease.Client, resource, holder string, ttl, wait time.Duration) (*lease.Lease, error) {
-	opts := []lease.AcquireOption{lease.WithHolder(holder), lease.WithTakeover()}
+	opts := []lease.AcquireOption{lease.WithHolder(holder), lease.WithEpoch(attemptEpoch(ctx)), lease.WithTakeover()}
 	if ttl > 0 {
 		opts = append(opts, lease.WithLeaseTTL(ttl))
 	}

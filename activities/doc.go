@@ -5,11 +5,14 @@
 //
 // Identity. A workflow's lease has a holder id,
 // namespace/workflowID/runID/leaseName; the owner value stored in Redis is
-// holder#nonce, with a new nonce for every activity attempt. An attempt
-// takes over a lock whose owner has its holder id, with a fresh and higher
-// fencing token, so a previous attempt still running on a crashed or
-// partitioned worker (a zombie) is fenced out. A lock of another holder is
-// never taken over.
+// holder#epoch#nonce, where the epoch orders the attempts (the activity's
+// scheduled time, then its attempt number) and the nonce is new for every
+// attempt. An attempt takes over a lock of its holder from an earlier
+// epoch, with a fresh and higher fencing token, so a previous attempt still
+// running on a crashed or partitioned worker (a zombie) is fenced out. An
+// attempt delivered late never takes the lock from a newer one, nor runs
+// after ReleaseLease (which leaves a tombstone for the TTL). A lock of
+// another holder is never taken over.
 //
 // Timing rule. The lease TTL must exceed the critical section's
 // HeartbeatTimeout plus the extension interval: Temporal then declares an

@@ -52,7 +52,8 @@ func (s *Section) currentProgress() any {
 
 // LastProgress decodes into ptr the progress the previous attempt last
 // sent with a heartbeat. It reports false when there is none (first
-// attempt, or no progress was recorded).
+// attempt, or no heartbeat with progress reached the server: the SDK
+// throttles heartbeats to about 80% of the HeartbeatTimeout).
 func (s *Section) LastProgress(ptr any) bool {
 	if !activity.HasHeartbeatDetails(s.ctx) {
 		return false
@@ -109,7 +110,7 @@ func Run[T any](ctx context.Context, a *Activities, info LeaseInfo, fn func(ctx 
 	defer l.Detach() // keep the lock for the next activity; stop tracking it here
 
 	section := &Section{ctx: ctx, lease: l}
-	activity.RecordHeartbeat(ctx, Heartbeat{Resource: info.Resource, Token: l.Token()}, nil)
+	heartbeat(ctx, Heartbeat{Resource: info.Resource, Token: l.Token()}, nil)
 	work, stop := l.Context(ctx)
 	defer stop()
 	type result struct {
@@ -133,11 +134,21 @@ func Run[T any](ctx context.Context, a *Activities, info LeaseInfo, fn func(ctx 
 			return r.value, r.err
 		case <-ticker.C:
 			if err := l.Extend(ctx); err == nil {
-				activity.RecordHeartbeat(ctx, Heartbeat{Resource: info.Resource, Token: l.Token()}, section.currentProgress())
+				heartbeat(ctx, Heartbeat{Resource: info.Resource, Token: l.Token()}, section.currentProgress())
 			}
 			// ErrLost ends the lease, which cancels work; fn then returns.
 		}
 	}
+}
+
+// heartbeat records hb, and progress when there is some: a retried attempt
+// then finds no progress rather than a null one.
+func heartbeat(ctx context.Context, hb Heartbeat, progress any) {
+	if progress == nil {
+		activity.RecordHeartbeat(ctx, hb)
+		return
+	}
+	activity.RecordHeartbeat(ctx, hb, progress)
 }
 
 // takeOver gets the lease for this attempt: a takeover of the holder's own
@@ -146,7 +157,8 @@ func takeOver(ctx context.Context, client *lease.Client, info LeaseInfo) (*lease
 	if info.Owner == "" {
 		return acquireHeartbeating(ctx, client, info.Resource, info.Holder, info.TTL, 0)
 	}
-	l, err := client.Acquire(ctx, info.Resource, lease.WithHolder(info.Holder), lease.WithTakeover(), lease.WithLeaseTTL(info.TTL))
+	l, err := client.Acquire(ctx, info.Resource, lease.WithHolder(info.Holder), lease.WithEpoch(attemptEpoch(ctx)),
+		lease.WithTakeover(), lease.WithLeaseTTL(info.TTL))
 	var notAcquired *lease.NotAcquiredError
 	switch {
 	case err == nil:
@@ -154,7 +166,7 @@ func takeOver(ctx context.Context, client *lease.Client, info LeaseInfo) (*lease
 	case ctx.Err() != nil:
 		return nil, ctx.Err()
 	case errors.As(err, &notAcquired) && notAcquired.RetryAfter > 0:
-		return nil, leaseLost(fmt.Sprintf("lease %q is held by another holder", info.Resource), err)
+		return nil, leaseLost(fmt.Sprintf("lease %q is held by another holder, or by a newer attempt of this one", info.Resource), err)
 	}
 	return nil, classify(err) // no quorum (nodes down): retryable
 }

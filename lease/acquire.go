@@ -51,7 +51,7 @@ func (c *Client) Acquire(ctx context.Context, resource string, opts ...AcquireOp
 	if err != nil {
 		return nil, err
 	}
-	owner := newOwner(ac.holder)
+	owner := newOwner(ac.holder, ac.epoch)
 	if ac.wait == 0 {
 		return c.tryAcquire(ctx, resource, owner, ac, &stats)
 	}
@@ -82,8 +82,8 @@ func (c *Client) acquireConfig(resource string, opts []AcquireOption) (acquireCo
 			return ac, err
 		}
 	}
-	if ac.takeover && ac.holder == "" {
-		return ac, invalid("takeover", "WithTakeover needs WithHolder")
+	if (ac.takeover || ac.epoch != "") && ac.holder == "" {
+		return ac, invalid("takeover", "WithTakeover and WithEpoch need WithHolder")
 	}
 	return ac, c.cfg.checkTTL("lease ttl", ac.ttl)
 }
@@ -139,7 +139,7 @@ func (c *Client) tryAcquire(ctx context.Context, resource, owner string, ac acqu
 	n := len(c.nodes)
 	takeover := ""
 	if ac.takeover {
-		takeover = holderPrefix(ac.holder)
+		takeover = "1"
 	}
 	var (
 		fences  = make([]int64, n)
@@ -147,7 +147,7 @@ func (c *Client) tryAcquire(ctx context.Context, resource, owner string, ac acqu
 		taken   = make([]bool, n) // answered "held by another": nothing to undo there
 		failed  []*NodeError
 	)
-	acquireOp := &op{script: acquireScript, keys: []string{k.lock, k.fence}, args: []any{owner, ac.ttl.Milliseconds(), takeover}, decode: decodeInt64Slice}
+	acquireOp := &op{script: acquireScript, keys: []string{k.lock, k.fence}, args: []any{owner, ac.ttl.Milliseconds(), holderPrefix(ac.holder), string(ac.epoch), takeover}, decode: decodeInt64Slice}
 	start := time.Now()
 	err = c.round(ctx, ctx, c.allNodes(), acquireOp, func(r reply) bool {
 		v, _ := r.val.([]int64)

@@ -123,7 +123,7 @@ func TestTakeoverBySameHolderFencesOutPreviousAttempt(t *testing.T) {
 		t.Fatalf("zombie release: %v", err)
 	}
 	assertUnchanged(t, cluster, "printer", taken, "the zombie's extend and release")
-	if err := c.ReleaseHolder(ctx, "printer", holder); err != nil {
+	if err := c.ReleaseHolder(ctx, "printer", holder, "", 0); err != nil {
 		t.Fatal(err)
 	}
 	waitReleased(t, cluster, "printer")
@@ -147,7 +147,7 @@ func TestForeignReleaseAndExtendAreRefused(t *testing.T) {
 		}
 	}
 	for _, holder := range []string{"bob", "alic", "alice2"} {
-		if err := c.ReleaseHolder(ctx, "doc", holder); err != nil {
+		if err := c.ReleaseHolder(ctx, "doc", holder, "", 0); err != nil {
 			t.Fatalf("foreign ReleaseHolder(%q): %v", holder, err)
 		}
 	}
@@ -232,4 +232,51 @@ func ExampleNotAcquiredError() {
 	err := error(&lease.NotAcquiredError{Resource: "printer", Quorum: 3, Acquired: 1})
 	fmt.Println(errors.Is(err, lease.ErrNotAcquired))
 	// Output: true
+}
+
+// Epochs order one holder's attempts: a late attempt never takes the lock
+// from a newer one, and a release tombstone refuses the holder's earlier
+// epochs while other holders see the resource as free.
+func TestEpochsAndTombstonesRefuseLateAttempts(t *testing.T) {
+	c, cluster := newClient(t, 3)
+	ctx := context.Background()
+	const h = "ns/wf/run/default"
+	e := func(n uint64) lease.AcquireOption { return lease.WithEpoch(lease.NewEpoch(100, n)) }
+
+	second := mustAcquire(t, c, "job", lease.WithHolder(h), e(2))
+	before := settledValues(t, cluster, "job", second.Owner())
+	if _, err := c.Acquire(ctx, "job", lease.WithHolder(h), e(1), lease.WithTakeover()); !errors.Is(err, lease.ErrNotAcquired) {
+		t.Fatalf("late attempt (epoch 1) over epoch 2: %v, want ErrNotAcquired", err)
+	}
+	assertUnchanged(t, cluster, "job", before, "a late attempt")
+	third := mustAcquire(t, c, "job", lease.WithHolder(h), e(3), lease.WithTakeover())
+	if third.Token() <= second.Token() {
+		t.Fatalf("epoch 3 token %d not above %d", third.Token(), second.Token())
+	}
+
+	// Release by holder at epoch 4 leaves a tombstone.
+	if err := c.ReleaseHolder(ctx, "job", h, lease.NewEpoch(100, 4), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 2*time.Second, "tombstone on every node", func() bool {
+		return countOwner(lockValues(t, cluster, "job"), h+"#"+string(lease.NewEpoch(100, 4))+"#") == 3
+	})
+	if _, err := c.Acquire(ctx, "job", lease.WithHolder(h), e(3), lease.WithTakeover()); !errors.Is(err, lease.ErrNotAcquired) {
+		t.Fatalf("attempt of epoch 3 after the release at epoch 4: %v, want ErrNotAcquired", err)
+	}
+	other := mustAcquire(t, c, "job", lease.WithHolder("ns/other/run/default"))
+	if err := other.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	next := mustAcquire(t, c, "job", lease.WithHolder(h), e(5))
+	if next.Token() <= other.Token() {
+		t.Fatalf("token %d not above %d", next.Token(), other.Token())
+	}
+	// A stale release (epoch 4) leaves the newer lease (epoch 5) alone.
+	held := settledValues(t, cluster, "job", next.Owner())
+	if err := c.ReleaseHolder(ctx, "job", h, lease.NewEpoch(100, 4), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond) // let the stragglers of the stale release land
+	assertUnchanged(t, cluster, "job", held, "a stale release")
 }

@@ -76,7 +76,7 @@ func TestInvalidInputIsRejectedAndChangesNothing(t *testing.T) {
 	}
 	assertInvalid(t, c.ReleaseOwner(ctx, "", "x"), "resource")
 	assertInvalid(t, c.ReleaseOwner(ctx, "r", ""), "owner")
-	assertInvalid(t, c.ReleaseHolder(ctx, "r", "a#b"), "holder")
+	assertInvalid(t, c.ReleaseHolder(ctx, "r", "a#b", "", 0), "holder")
 
 	if n := keyCount(t, cluster); n != 0 {
 		t.Fatalf("bad input left %d keys on the nodes", n)

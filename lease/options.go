@@ -127,6 +127,7 @@ type acquireConfig struct {
 	ttl       time.Duration
 	holder    string
 	takeover  bool
+	epoch     Epoch
 	wait      time.Duration
 	keepAlive time.Duration // < 0: no keeper; 0: every TTL/3
 }
@@ -160,10 +161,12 @@ func WithHolder(holder string) AcquireOption {
 }
 
 // WithTakeover lets this acquisition take over a lock whose owner value has
-// the same holder (WithHolder is required): a retried attempt replaces its
-// previous attempt's owner value and gets a fresh, strictly higher fencing
-// token, so the previous attempt is fenced out. A lock of a different holder
-// is never taken over. Default: off.
+// the same holder (WithHolder is required) and an epoch not later than this
+// one's (WithEpoch): a retried attempt replaces its previous attempt's
+// owner value and gets a fresh, strictly higher fencing token, so the
+// previous attempt is fenced out; an attempt delivered late never takes the
+// lock from a newer one. A lock of a different holder is never taken over.
+// Default: off.
 func WithTakeover() AcquireOption {
 	return func(c *acquireConfig) error { c.takeover = true; return nil }
 }
@@ -190,6 +193,18 @@ func WithKeepAlive(every time.Duration) AcquireOption {
 			return invalid("keep-alive interval", "%v is negative", every)
 		}
 		c.keepAlive = every
+		return nil
+	}
+}
+
+// WithEpoch sets this attempt's epoch (see Epoch); WithHolder is required.
+// Default: the empty epoch, earlier than every other.
+func WithEpoch(epoch Epoch) AcquireOption {
+	return func(c *acquireConfig) error {
+		if strings.ContainsRune(string(epoch), '#') {
+			return invalid("epoch", "%q contains '#'", epoch)
+		}
+		c.epoch = epoch
 		return nil
 	}
 }

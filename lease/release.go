@@ -3,6 +3,7 @@ package lease
 import (
 	"context"
 	"errors"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 )
@@ -30,7 +31,7 @@ func (l *Lease) Release(ctx context.Context) error {
 	l.mu.Unlock()
 	l.stopKeeper()
 	l.end(ErrReleased)
-	return l.client.release(ctx, l.keys, l.owner, "", l.token)
+	return l.client.runRelease(ctx, l.keys, releaseOp(l.keys, l.owner, "", true), l.token)
 }
 
 // ReleaseOwner deletes resource's lock on every node where its owner value
@@ -43,13 +44,19 @@ func (c *Client) ReleaseOwner(ctx context.Context, resource, owner string) error
 	if owner == "" {
 		return invalid("owner", "empty")
 	}
-	return c.release(ctx, keysFor(resource), owner, "", 0)
+	return c.runRelease(ctx, keysFor(resource), releaseOp(keysFor(resource), owner, "", true), 0)
 }
 
-// ReleaseHolder deletes resource's lock on every node where it is held by
-// any owner value of holder (any attempt of that holder; see WithHolder).
-// It never deletes the lock of another holder. Idempotent.
-func (c *Client) ReleaseHolder(ctx context.Context, resource, holder string) error {
+// ReleaseHolder releases resource's lock on every node where any attempt of
+// holder holds it (see WithHolder), and wakes waiters. It never touches the
+// lock of another holder. Idempotent.
+//
+// With an epoch, it leaves a tombstone instead of deleting: for tombstoneTTL
+// (0: the Client's TTL) the lock stays refused to attempts of this holder
+// from earlier epochs — an attempt delivered late, after the holder has
+// moved on, cannot run again — while other holders see it as free. Locks
+// of this holder from later epochs are left alone.
+func (c *Client) ReleaseHolder(ctx context.Context, resource, holder string, epoch Epoch, tombstoneTTL time.Duration) error {
 	if err := checkResource(resource); err != nil {
 		return err
 	}
@@ -57,11 +64,24 @@ func (c *Client) ReleaseHolder(ctx context.Context, resource, holder string) err
 	if err := WithHolder(holder)(&ac); err != nil {
 		return err
 	}
-	return c.release(ctx, keysFor(resource), "", holderPrefix(holder), 0)
+	if err := WithEpoch(epoch)(&ac); err != nil {
+		return err
+	}
+	if tombstoneTTL < 0 {
+		return invalid("tombstone ttl", "%v is negative", tombstoneTTL)
+	}
+	if tombstoneTTL == 0 {
+		tombstoneTTL = c.cfg.ttl
+	}
+	o := releaseOp(keysFor(resource), "", holderPrefix(holder), true)
+	if epoch != "" {
+		o.args = append(o.args[:4], tombstone(holder, epoch), tombstoneTTL.Milliseconds(), string(epoch))
+	}
+	return c.runRelease(ctx, keysFor(resource), o, 0)
 }
 
-// release runs the release round; token is recorded on the span when known.
-func (c *Client) release(ctx context.Context, k keys, owner, prefix string, token int64) (err error) {
+// runRelease runs a release round; token is recorded on the span when known.
+func (c *Client) runRelease(ctx context.Context, k keys, o *op, token int64) (err error) {
 	ctx, span := c.obs.start(ctx, SpanRelease, k.resource)
 	confirmed := 0
 	defer func() {
@@ -88,7 +108,7 @@ func (c *Client) release(ctx context.Context, k keys, owner, prefix string, toke
 	}()
 	var failed []*NodeError
 	n := len(c.nodes)
-	err = c.round(ctx, context.WithoutCancel(ctx), c.allNodes(), releaseOp(k, owner, prefix, true), func(r reply) bool {
+	err = c.round(ctx, context.WithoutCancel(ctx), c.allNodes(), o, func(r reply) bool {
 		if r.err != nil {
 			failed = append(failed, c.nodeError(r))
 		} else {
@@ -114,5 +134,5 @@ func releaseOp(k keys, owner, prefix string, announce bool) *op {
 	if announce {
 		channel = k.channel
 	}
-	return &op{script: releaseScript, keys: []string{k.lock}, args: []any{owner, prefix, channel, k.resource}, decode: decodeInt64}
+	return &op{script: releaseScript, keys: []string{k.lock}, args: []any{owner, prefix, channel, k.resource, "", 0, ""}, decode: decodeInt64}
 }

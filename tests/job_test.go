@@ -83,7 +83,9 @@ func TestKilledWorkerIsTakenOverWithHigherToken(t *testing.T) {
 	s := newStack(t, "kill")
 	first := s.startWorker("first")
 	s.startJob("kill-1", jobRequest("press", 30, 150*time.Millisecond, 6*time.Second, 2*time.Second))
-	waitFor(t, 30*time.Second, "first worker wrote 8 steps", func() bool { return len(s.logEntries()) >= 8 })
+	// 20 steps take 3 s: long enough for a heartbeat with progress to pass
+	// the SDK's throttle (80% of the 2 s heartbeat timeout).
+	waitFor(t, 30*time.Second, "first worker wrote 20 steps", func() bool { return len(s.logEntries()) >= 20 })
 	first.kill()
 	before := s.logEntries()
 	oldToken := before[len(before)-1].Token
@@ -119,6 +121,9 @@ func TestKilledWorkerIsTakenOverWithHigherToken(t *testing.T) {
 	if n := s.lockedNodes("press"); n != 0 {
 		t.Fatalf("lease left on %d nodes after the job", n)
 	}
+	if n := s.tombstones("press"); n < 3 {
+		t.Fatalf("release tombstone on %d nodes, want a quorum", n)
+	}
 	t.Logf("dead attempt's token %d, takeover token %d, resumed at step %d", oldToken, r.Token, r.ResumedAt)
 }
 
@@ -144,6 +149,7 @@ func TestFrozenWorkerWakesAsFencedOutZombie(t *testing.T) {
 	}
 	status, _, closeEvent := s.result("zombie-1")
 	if status != "COMPLETED" {
+		t.Logf("history:\n%s", s.temporal("workflow", "show", "--workflow-id", "zombie-1", "-o", "json"))
 		t.Fatalf("zombie-1: %s %s", status, closeEvent)
 	}
 	rejected, err := s.store.Rejected(context.Background())

@@ -30,6 +30,7 @@ type stack struct {
 	nodes    *leasetest.Cluster
 	storeURL string
 	store    *fencedstore.Store
+	storeKey string // the store's name, given to the workers
 	queue    string
 	worker   string // binary
 }
@@ -69,17 +70,17 @@ func newStack(t *testing.T, store string) *stack {
 	}
 	nodes := leasetest.Start(t, 5)
 	storeNode := leasetest.Start(t, 1).Nodes[0]
-	s := &stack{
+	return &stack{
 		t:        t,
 		cli:      cli,
 		address:  srv.FrontendHostPort(),
 		nodes:    nodes,
 		storeURL: "redis://" + storeNode.Addr,
 		store:    fencedstore.New(storeNode.Client, store),
+		storeKey: store,
 		queue:    "e2e-" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-")),
 		worker:   workerBinary(t),
 	}
-	return s
 }
 
 // workerProc is a worker process.
@@ -106,7 +107,7 @@ func (s *stack) startWorker(name string) *workerProc {
 		"-task-queue", s.queue,
 		"-redis", strings.Join(urls, ","),
 		"-store-redis", s.storeURL,
-		"-store-name", storeName(s),
+		"-store-name", s.storeKey,
 		"-node-timeout", "200ms",
 		"-shutdown-timeout", "5s",
 		"-log-level", "warn",
@@ -126,8 +127,6 @@ func (s *stack) startWorker(name string) *workerProc {
 	})
 	return w
 }
-
-func storeName(s *stack) string { return s.queue }
 
 // stop sends SIGTERM and waits up to 15 s, then SIGKILL.
 func (w *workerProc) stop() {
@@ -223,11 +222,23 @@ func (s *stack) lockValue(i int, resource string) string {
 	return v
 }
 
-// lockedNodes counts nodes holding a lock on resource.
+// lockedNodes counts nodes where resource is locked. A release tombstone
+// (a value ending in '#', left by ReleaseLease) is not a lock.
 func (s *stack) lockedNodes(resource string) int {
 	n := 0
 	for i := range s.nodes.Nodes {
-		if s.lockValue(i, resource) != "" {
+		if v := s.lockValue(i, resource); v != "" && !strings.HasSuffix(v, "#") {
+			n++
+		}
+	}
+	return n
+}
+
+// tombstones counts nodes holding a release tombstone on resource.
+func (s *stack) tombstones(resource string) int {
+	n := 0
+	for i := range s.nodes.Nodes {
+		if strings.HasSuffix(s.lockValue(i, resource), "#") {
 			n++
 		}
 	}

@@ -2,26 +2,40 @@
 --
 -- KEYS[1]  lock key   redlease:{R}:lock   (owner value, PX ttl)
 -- KEYS[2]  fence key  redlease:{R}:fence  (counter, no TTL)
--- ARGV[1]  owner value of the caller (holder#nonce or a random value)
+-- ARGV[1]  owner value of the caller: a random nonce, or holder#epoch#nonce
 -- ARGV[2]  ttl in milliseconds
--- ARGV[3]  takeover prefix "holder#", or "" when takeover is not allowed
+-- ARGV[3]  the caller's holder prefix "holder#", or "" without a holder
+-- ARGV[4]  the caller's epoch (fixed-width digits; compared as strings)
+-- ARGV[5]  "1" when the caller may take over its own holder's lock
+--
+-- A value holder#epoch# (empty nonce) is a release tombstone: free for
+-- other holders, and for the same holder from a later epoch only, so a
+-- stale attempt delivered after the release cannot run again.
 --
 -- Returns {1, fence} when the caller now holds the lock on this node:
---   free lock                        -> SET, INCR fence, return the new counter
---   lock already held by ARGV[1]     -> refresh the TTL, return the current counter
---   lock held by the same holder     -> (takeover) replace the owner, INCR fence
--- Returns {0, pttl} when another owner holds it (pttl as PTTL reports it).
+--   free lock, or another holder's tombstone  -> SET, INCR fence
+--   lock already held by ARGV[1]              -> refresh the TTL, current counter
+--   same holder, stored epoch <= caller's, and
+--     takeover allowed or a tombstone         -> replace the owner, INCR fence
+-- Returns {0, pttl} otherwise: another owner holds it (or a newer epoch of
+-- the same holder), nothing changed.
 local current = redis.call('GET', KEYS[1])
-if current == false then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return {1, redis.call('INCR', KEYS[2])}
-end
+local grant = current == false
 if current == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return {1, tonumber(redis.call('GET', KEYS[2]) or '0')}
 end
-local prefix = ARGV[3]
-if prefix ~= '' and string.sub(current, 1, string.len(prefix)) == prefix then
+if not grant then
+  local tombstone = string.sub(current, -1) == '#'
+  local prefix = ARGV[3]
+  if prefix ~= '' and string.sub(current, 1, #prefix) == prefix then
+    local epoch = string.sub(current, #prefix + 1, #prefix + #ARGV[4])
+    grant = epoch <= ARGV[4] and (ARGV[5] == '1' or tombstone)
+  else
+    grant = tombstone
+  end
+end
+if grant then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
   return {1, redis.call('INCR', KEYS[2])}
 end

@@ -1,23 +1,36 @@
 -- release.lua: compare-and-delete, then wake waiters.
 --
 -- KEYS[1]  lock key          redlease:{R}:lock
--- ARGV[1]  owner value of the caller
--- ARGV[2]  holder prefix "holder#" to release whatever this holder owns, or ""
+-- ARGV[1]  owner value of the caller, or "" when releasing by holder
+-- ARGV[2]  holder prefix "holder#": release whatever this holder holds, or ""
 -- ARGV[3]  channel on which to announce the release, or "" for none
 -- ARGV[4]  message to publish (the resource name)
+-- ARGV[5]  tombstone to leave when releasing by holder (holder#epoch#), or ""
+-- ARGV[6]  tombstone TTL in milliseconds
+-- ARGV[7]  the tombstone's epoch: locks of the holder with a later epoch
+--          (a newer lease of the same holder) are left alone
 --
--- Returns 1 when the lock was deleted, 0 when it was not the caller's or was
--- already gone (nothing changed, nothing published).
+-- By owner: deletes the lock if its value is ARGV[1].
+-- By holder: replaces the holder's lock (any epoch up to the tombstone's)
+-- with the tombstone, or plants the tombstone on a free node; another
+-- holder's lock is never touched.
+-- Returns 1 when this holder's or owner's lock was removed (and the
+-- release announced), 0 otherwise.
 local current = redis.call('GET', KEYS[1])
-if current == false then
+local prefix = ARGV[2]
+local mine = current ~= false and current == ARGV[1]
+if current ~= false and prefix ~= '' and string.sub(current, 1, #prefix) == prefix and string.sub(current, -1) ~= '#' then
+  mine = ARGV[7] == '' or string.sub(current, #prefix + 1, #prefix + #ARGV[7]) <= ARGV[7]
+end
+if ARGV[5] ~= '' and (current == false or mine) then
+  redis.call('SET', KEYS[1], ARGV[5], 'PX', ARGV[6])
+elseif mine then
+  redis.call('DEL', KEYS[1])
+end
+if not mine then
   return 0
 end
-local prefix = ARGV[2]
-if current == ARGV[1] or (prefix ~= '' and string.sub(current, 1, string.len(prefix)) == prefix) then
-  redis.call('DEL', KEYS[1])
-  if ARGV[3] ~= '' then
-    redis.call('PUBLISH', ARGV[3], ARGV[4])
-  end
-  return 1
+if ARGV[3] ~= '' then
+  redis.call('PUBLISH', ARGV[3], ARGV[4])
 end
-return 0
+return 1
