@@ -176,7 +176,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"empty redis flag", []string{"-redis", ""}, nil, []string{"-redis", "required"}},
 		{"even node count", []string{"-redis", "redis://127.0.0.1:1,redis://127.0.0.1:2"}, nil, []string{"-redis", "2 nodes", "odd"}},
 		{"even node count from env", nil, map[string]string{"REDLEASE_REDIS_URLS": "redis://a:1,redis://b:1"}, []string{"REDLEASE_REDIS_URLS", "-redis", "odd"}},
-		{"duplicate node", []string{"-redis", "redis://127.0.0.1:1,redis://127.0.0.1:1,redis://127.0.0.1:2"}, nil, []string{"-redis", "node 1 has the address of node 0"}},
+		{"duplicate node", []string{"-redis", "redis://127.0.0.1:1,redis://127.0.0.1:1,redis://127.0.0.1:2"}, nil, []string{"-redis", "node 1 is on the same server as node 0"}},
 		{"bad scheme", []string{"-redis", "http://127.0.0.1:1"}, nil, []string{"-redis", "scheme"}},
 		{"bad db", []string{"-redis", "redis://127.0.0.1:1/x"}, nil, []string{"-redis", "database"}},
 		{"empty entry", []string{"-redis", "redis://a:1,,redis://b:1"}, nil, []string{"-redis", "URL 2 of 3 is empty"}},
