@@ -103,7 +103,7 @@ func (b *bench) runParallel(ctx context.Context) error {
 	b.parallel = interleaveCycles(ctx, []locker{rl, rs, fl, pf}, b.m, b.o.goroutines, b.o.rounds, b.o.warmup, b.o.dur, "parallel")
 	t := cyclesTable(fmt.Sprintf("2. Uncontended acquire+release, %d goroutines, one key each, %d nodes, %v",
 		b.o.goroutines, mainNodes, b.o.dur), b.parallel)
-	t.note("floor, auto-pipelined is a bench-side prototype, not a peer: the floor's commands, coalesced per node into pipelines by one dispatcher goroutine per node.")
+	t.note("floor, auto-pipelined is a reference, not a peer: the floor's commands, coalesced per node into pipelines by one dispatcher goroutine per node, as redlease does.")
 	t.print(os.Stdout)
 	return ctx.Err()
 }
@@ -115,7 +115,7 @@ func (b *bench) runContended(ctx context.Context) error {
 	}
 	defer rl.close()
 	sitOut := time.Second
-	peers := []waiter{rl, rs, newQueuedRedlease(rl)}
+	peers := []waiter{rl, rs}
 	b.contended = make([]handoffResult, len(peers))
 	for round := range b.o.rounds {
 		for i, p := range peers {
@@ -130,7 +130,6 @@ func (b *bench) runContended(ctx context.Context) error {
 		b.o.goroutines, b.o.cs, mainNodes, b.o.dur), b.contended)
 	t.note("handoff: from the holder starting its release to the next holder's acquire returning; a releaser sits out until another goroutine holds the lock (at most %v).", sitOut)
 	t.note("redlease waits with WithWait (Pub/Sub wake-up, backoff fallback); redsync retries with its default random 50–250 ms delay.")
-	t.note("redlease+local queue is a bench-side prototype, not a peer: the same client, with at most one goroutine per key inside Acquire at a time.")
 	t.print(os.Stdout)
 	return ctx.Err()
 }
