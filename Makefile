@@ -6,7 +6,11 @@ SHELL    := /bin/bash
 TEMPORAL_VERSION := v1.5.1
 GOBIN_DIR := $(shell d=$$($(GO) env GOBIN); [ -n "$$d" ] && echo $$d || echo $$($(GO) env GOPATH)/bin)
 
-.PHONY: test deps temporal-cli vet fmt-check unit
+.PHONY: demo test deps temporal-cli vet fmt-check unit
+
+## demo: a local stack (Temporal dev server + UI, 6 redis-server nodes, 2 workers), 3 jobs, a crash, a summary
+demo: deps temporal-cli
+	$(GO) run ./internal/demo $(DEMO_FLAGS)
 
 ## test: install missing dependencies, then gofmt check, go vet and go test -race
 test: deps temporal-cli fmt-check vet
