@@ -9,10 +9,10 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"strconv"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"go.temporal.io/sdk/client"
