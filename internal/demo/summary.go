@@ -65,8 +65,9 @@ func printSummary(out io.Writer, start time.Time, entries []fencedstore.Entry, c
 	ts := turns(entries)
 	for i := 1; i < len(ts); i++ {
 		if ts[i].from.Sub(ts[i-1].to) > 3*time.Second {
-			fmt.Fprintf(out, "(The %.1fs pause before %s: its workflow was cached on the killed worker, and Temporal\n"+
-				"waits for the sticky queue's timeout, 5 s, before handing its next task to another worker.)\n",
+			fmt.Fprintf(out, "(The %.1fs pause before %s: work that was on the killed worker waits for Temporal's\n"+
+				"timeouts — the activity's heartbeat timeout (2 s), the sticky queue's schedule-to-start\n"+
+				"timeout (5 s) — before another worker picks it up.)\n",
 				ts[i].from.Sub(ts[i-1].to).Seconds(), ts[i].holder)
 			break
 		}
