@@ -54,6 +54,7 @@ func (b *bench) run(ctx context.Context) error {
 		{"contended", b.runContended},
 		{"nodes", b.runNodes},
 		{"held", b.runHeld},
+		{"temporal", b.runTemporal},
 	}
 	for _, st := range steps {
 		if !b.o.scenarios[st.name] {

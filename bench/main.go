@@ -31,23 +31,25 @@ import (
 
 // options are the command-line flags.
 type options struct {
-	dur         time.Duration
-	rounds      int
-	warmup      time.Duration
-	goroutines  int
-	cs          time.Duration
-	ttl         time.Duration
-	holdTTL     time.Duration
-	nodeTimeout time.Duration
-	nodeCounts  []int
-	leaseCounts []int
-	scenarios   map[string]bool
-	timeout     time.Duration
-	cpuProfile  string
-	memProfile  string
+	dur          time.Duration
+	rounds       int
+	warmup       time.Duration
+	goroutines   int
+	cs           time.Duration
+	ttl          time.Duration
+	holdTTL      time.Duration
+	nodeTimeout  time.Duration
+	nodeCounts   []int
+	leaseCounts  []int
+	scenarios    map[string]bool
+	timeout      time.Duration
+	cpuProfile   string
+	memProfile   string
+	temporalJobs int
+	temporalCS   time.Duration
 }
 
-var allScenarios = []string{"single", "parallel", "contended", "nodes", "held"}
+var allScenarios = []string{"single", "parallel", "contended", "nodes", "held", "temporal"}
 
 func parseFlags() (options, error) {
 	var o options
@@ -64,6 +66,8 @@ func parseFlags() (options, error) {
 	flag.StringVar(&leases, "leases", "1,10,100,1000,10000", "numbers of concurrently held leases")
 	flag.StringVar(&run, "run", strings.Join(allScenarios, ","), "scenarios to run: "+strings.Join(allScenarios, ","))
 	flag.DurationVar(&o.timeout, "timeout", 5*time.Minute, "stop everything after this long")
+	flag.IntVar(&o.temporalJobs, "temporal-jobs", 20, "workflows contending in the Temporal scenario")
+	flag.DurationVar(&o.temporalCS, "temporal-cs", 200*time.Millisecond, "critical section of the Temporal scenario")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	flag.StringVar(&o.memProfile, "memprofile", "", "write a heap profile to this file while the most redlease leases are held")
 	flag.Parse()
