@@ -37,14 +37,14 @@ func ExampleClient_Acquire() {
 	defer l.Release(ctx)
 	// Pass l.Token() to the protected resource with every write, so it can
 	// reject writes of an earlier holder whose lease ran out.
-	fmt.Println("holding", l.Resource(), "token", l.Token(), "valid", l.Valid())
+	fmt.Println("holding", l.Resource(), "token > 0:", l.Token() > 0, "valid", l.Valid())
 
 	// A second acquisition fails while the first holds the lease.
 	_, err = client.Acquire(ctx, "invoices/2026-11")
 	var na *lease.NotAcquiredError
 	fmt.Println("second acquire:", errors.As(err, &na), na.Acquired, "of", na.Quorum)
 	// Output:
-	// holding invoices/2026-11 token 1 valid true
+	// holding invoices/2026-11 token > 0: true valid true
 	// second acquire: true 0 of 2
 }
 
@@ -58,14 +58,14 @@ func ExampleLease_Extend() {
 		log.Fatal(err)
 	}
 	defer l.Release(ctx)
-	before := l.ValidUntil()
+	before, token := l.ValidUntil(), l.Token()
 	switch err := l.Extend(ctx); {
 	case errors.Is(err, lease.ErrLost):
 		fmt.Println("lost: stop working on the resource")
 	case err != nil:
 		fmt.Println("not extended, still valid until", l.ValidUntil())
 	default:
-		fmt.Println("extended:", l.ValidUntil().After(before), "token unchanged:", l.Token() == 1)
+		fmt.Println("extended:", l.ValidUntil().After(before), "token unchanged:", l.Token() == token)
 	}
 	// Output: extended: true token unchanged: true
 }

@@ -280,3 +280,37 @@ func TestEpochsAndTombstonesRefuseLateAttempts(t *testing.T) {
 	time.Sleep(20 * time.Millisecond) // let the stragglers of the stale release land
 	assertUnchanged(t, cluster, "job", held, "a stale release")
 }
+
+// Tokens stay increasing even when the quorum that grants the next lease
+// consists only of nodes that lost their counters (restarted empty): the
+// counters never fall below the node's clock in microseconds.
+func TestTokensIncreaseAfterAMajorityLostItsCounters(t *testing.T) {
+	c, cluster := newClient(t, 5)
+	ctx := context.Background()
+	first := mustAcquire(t, c, "ledger")
+	if err := first.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []int{0, 1, 2} {
+		if err := cluster.Nodes[i].Restart(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, i := range []int{3, 4} { // the nodes that kept their counters are gone
+		if err := cluster.Nodes[i].Kill(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var second *lease.Lease
+	waitUntil(t, 5*time.Second, "acquire on the restarted nodes", func() bool {
+		l, err := c.Acquire(ctx, "ledger") // the first request on a restarted node may meet a dead connection
+		second = l
+		return err == nil
+	})
+	if second.Token() <= first.Token() {
+		t.Fatalf("token %d after the restart is not above %d", second.Token(), first.Token())
+	}
+	if err := second.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

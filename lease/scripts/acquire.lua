@@ -12,13 +12,29 @@
 -- other holders, and for the same holder from a later epoch only, so a
 -- stale attempt delivered after the release cannot run again.
 --
+-- The fence counter only grows: a new holder's counter is
+-- max(counter + 1, this node's clock in microseconds), so a node that lost
+-- its counter (restart without persistence) still hands out a token above
+-- every token issued before it, as long as node clocks roughly agree.
+--
 -- Returns {1, fence} when the caller now holds the lock on this node:
---   free lock, or another holder's tombstone  -> SET, INCR fence
+--   free lock, or another holder's tombstone  -> SET, advance fence
 --   lock already held by ARGV[1]              -> refresh the TTL, current counter
 --   same holder, stored epoch <= caller's, and
---     takeover allowed or a tombstone         -> replace the owner, INCR fence
+--     takeover allowed or a tombstone         -> replace the owner, advance fence
 -- Returns {0, pttl} otherwise: another owner holds it (or a newer epoch of
 -- the same holder), nothing changed.
+local function advance_fence()
+  local now = redis.call('TIME')
+  local fence = tonumber(redis.call('GET', KEYS[2]) or '0') + 1
+  local clock = tonumber(now[1]) * 1000000 + tonumber(now[2])
+  if clock > fence then
+    fence = clock
+  end
+  redis.call('SET', KEYS[2], string.format('%.0f', fence))
+  return fence
+end
+
 local current = redis.call('GET', KEYS[1])
 local grant = current == false
 if current == ARGV[1] then
@@ -37,6 +53,6 @@ if not grant then
 end
 if grant then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return {1, redis.call('INCR', KEYS[2])}
+  return {1, advance_fence()}
 end
 return {0, redis.call('PTTL', KEYS[1])}
