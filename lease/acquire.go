@@ -147,7 +147,7 @@ func (c *Client) tryAcquire(ctx context.Context, resource, owner string, ac acqu
 		taken   = make([]bool, n) // answered "held by another": nothing to undo there
 		failed  []*NodeError
 	)
-	acquireOp := &op{script: acquireScript, keys: []string{k.lock, k.fence}, args: []any{owner, ac.ttl.Milliseconds(), holderPrefix(ac.holder), string(ac.epoch), takeover}, decode: decodeInt64Slice}
+	acquireOp := &op{script: acquireScript, keys: []string{k.lock, k.fence}, args: []any{owner, ac.ttl.Milliseconds(), holderPrefix(ac.holder), string(ac.epoch), takeover, fenceFloor(time.Now())}, decode: decodeInt64Slice}
 	start := time.Now()
 	err = c.round(ctx, ctx, c.allNodes(), acquireOp, func(r reply) bool {
 		v, _ := r.val.([]int64)
@@ -210,10 +210,30 @@ func (c *Client) tryAcquire(ctx context.Context, resource, owner string, ac acqu
 	return l, nil
 }
 
+// maxFence is the largest fence counter the scripts keep exact: Redis runs
+// Lua with double-precision numbers.
+const maxFence = 1<<53 - 1
+
+// fenceFloor is the lowest counter a node may hand out in an acquisition
+// started at now: now in microseconds since the Unix epoch. All nodes of one
+// round get the same floor, so counters that agreed still agree afterwards,
+// and a node that lost its counter (restart without persistence) still
+// counts above earlier tokens as long as the clocks of the processes that
+// acquire agree to within the time between their acquisitions. A clock
+// outside [1970, 2255] gives no floor; the counter then simply grows by one.
+func fenceFloor(now time.Time) int64 {
+	us := now.UnixMicro()
+	if us < 0 || us >= maxFence {
+		return 0
+	}
+	return us
+}
+
 // raiseFences makes sure a quorum of nodes carries a fence counter of at
 // least token (invariant I2). Nodes whose counter returned token already
 // count; the others among granted are raised while the lock is still ours.
-// In the steady state counters agree and no request is sent.
+// In the steady state counters agree (every node of a round gets the same
+// floor, see fenceFloor) and no request is sent.
 func (c *Client) raiseFences(ctx context.Context, k keys, owner string, token int64, granted []int, fences []int64) error {
 	atToken := 0
 	var behind []int

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/redlease/redlease/lease"
+	"github.com/redlease/redlease/lease/leasetest"
 )
 
 // I2: successive holders get strictly increasing tokens even when the
@@ -18,10 +20,15 @@ import (
 // not move), which diverges the counters without losing data. (A paused
 // node would not do: the kernel buffers the requests and the node runs
 // them when it resumes.)
+//
+// The counters start far above this process's clock (as if an earlier
+// holder's clock ran ahead), so the clock floor does not realign them and
+// the raise round must.
 func TestFencingTokensIncreaseAcrossDivergedCounters(t *testing.T) {
 	c, cluster := newClient(t, 5)
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(1, 2))
+	setFences(t, cluster, "fenced", 1<<52)
 	var last int64
 	diverged, raised := 0, 0
 	for round := range 40 {
@@ -71,6 +78,16 @@ func TestFencingTokensIncreaseAcrossDivergedCounters(t *testing.T) {
 		t.Fatalf("the scenario never exercised diverged counters (%d) or the raise round (%d)", diverged, raised)
 	}
 	t.Logf("40 holders: counters diverged before %d acquisitions, raise round used in %d", diverged, raised)
+}
+
+// setFences sets the fence counter of resource on every node.
+func setFences(t *testing.T, cluster *leasetest.Cluster, resource string, v int64) {
+	t.Helper()
+	for i, n := range cluster.Nodes {
+		if err := n.Client.Set(context.Background(), fenceKey(resource), v, 0).Err(); err != nil {
+			t.Fatalf("node %d: %v", i, err)
+		}
+	}
 }
 
 // spread is max−min over the counters.
@@ -283,7 +300,7 @@ func TestEpochsAndTombstonesRefuseLateAttempts(t *testing.T) {
 
 // Tokens stay increasing even when the quorum that grants the next lease
 // consists only of nodes that lost their counters (restarted empty): the
-// counters never fall below the node's clock in microseconds.
+// counters never fall below the acquiring process's clock in microseconds.
 func TestTokensIncreaseAfterAMajorityLostItsCounters(t *testing.T) {
 	c, cluster := newClient(t, 5)
 	ctx := context.Background()
@@ -312,5 +329,63 @@ func TestTokensIncreaseAfterAMajorityLostItsCounters(t *testing.T) {
 	}
 	if err := second.Release(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The clock floor realigns counters that diverged while they are below the
+// acquiring process's clock: after an acquisition on all nodes, every
+// counter equals the token, so the next acquisition needs one round only.
+func TestClockFloorRealignsDivergedCounters(t *testing.T) {
+	c, cluster := newClient(t, 5)
+	ctx := context.Background()
+	for i, n := range cluster.Nodes {
+		if err := n.Client.Set(ctx, fenceKey("aligned"), i*1000, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l := mustAcquire(t, c, "aligned")
+	settledValues(t, cluster, "aligned", l.Owner())
+	for i, f := range fences(t, cluster, "aligned") {
+		if f != l.Token() {
+			t.Fatalf("node %d: counter %d, token %d: counters were not realigned", i, f, l.Token())
+		}
+	}
+	if now := time.Now().UnixMicro(); l.Token() > now || l.Token() < now-int64(time.Minute/time.Microsecond) {
+		t.Fatalf("token %d is not this process's clock in µs (now %d)", l.Token(), now)
+	}
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Counters stay below 2^53, where Lua's numbers are still exact: a node
+// whose counter reached the bound refuses the acquisition with an error and
+// changes nothing, instead of handing out a token equal to the last one.
+func TestExhaustedFenceCounterRefusesAndChangesNothing(t *testing.T) {
+	c, cluster := newClient(t, 3)
+	ctx := context.Background()
+	setFences(t, cluster, "full", 1<<53-1)
+	_, err := c.Acquire(ctx, "full")
+	var na *lease.NotAcquiredError
+	if !errors.As(err, &na) {
+		t.Fatalf("acquire with exhausted counters: %v, want *NotAcquiredError", err)
+	}
+	if len(na.Nodes) < 2 { // the round ends once a quorum is out of reach
+		t.Fatalf("node errors %v: want at least 2", na.Nodes)
+	}
+	for _, ne := range na.Nodes {
+		if !strings.Contains(ne.Error(), "fence counter exhausted") {
+			t.Fatalf("node error %v does not say the counter is exhausted", ne)
+		}
+	}
+	for i, v := range lockValues(t, cluster, "full") {
+		if v != "" {
+			t.Fatalf("node %d: lock %q left behind", i, v)
+		}
+	}
+	for i, f := range fences(t, cluster, "full") {
+		if f != 1<<53-1 {
+			t.Fatalf("node %d: counter changed to %d", i, f)
+		}
 	}
 }

@@ -44,10 +44,11 @@ func (l *Lease) Resource() string { return l.resource }
 
 // Token is the fencing token: strictly greater than the token of every
 // earlier holder of this resource. Tokens come from the nodes' fence
-// counters, which never fall below the node's clock in microseconds: they
-// keep increasing while a quorum of nodes keeps its counters, and also
-// after nodes lost them (a restart without persistence) as long as the
-// nodes' clocks agree to within the time between the two acquisitions.
+// counters, which never fall below the acquiring process's clock in
+// microseconds: they keep increasing while a quorum of nodes keeps its
+// counters, and also after nodes lost them (a restart without persistence)
+// as long as the clocks of the acquiring processes agree to within the time
+// between the two acquisitions.
 // The token never changes during the lease's life, including on Extend.
 func (l *Lease) Token() int64 { return l.token }
 

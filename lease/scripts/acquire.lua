@@ -7,15 +7,20 @@
 -- ARGV[3]  the caller's holder prefix "holder#", or "" without a holder
 -- ARGV[4]  the caller's epoch (fixed-width digits; compared as strings)
 -- ARGV[5]  "1" when the caller may take over its own holder's lock
+-- ARGV[6]  fence floor: the caller's clock in microseconds (0 for none)
 --
 -- A value holder#epoch# (empty nonce) is a release tombstone: free for
 -- other holders, and for the same holder from a later epoch only, so a
 -- stale attempt delivered after the release cannot run again.
 --
 -- The fence counter only grows: a new holder's counter is
--- max(counter + 1, this node's clock in microseconds), so a node that lost
--- its counter (restart without persistence) still hands out a token above
--- every token issued before it, as long as node clocks roughly agree.
+-- max(counter + 1, floor). Every node of one round gets the same floor, so
+-- counters that agreed before still agree (one round, no raise), and a node
+-- that lost its counter (restart without persistence) still hands out a
+-- token above every token issued before it, as long as the callers' clocks
+-- roughly agree. Counters stay below 2^53 so Lua's doubles keep them exact;
+-- a node whose counter reached that bound refuses with an error and
+-- changes nothing.
 --
 -- Returns {1, fence} when the caller now holds the lock on this node:
 --   free lock, or another holder's tombstone  -> SET, advance fence
@@ -24,14 +29,14 @@
 --     takeover allowed or a tombstone         -> replace the owner, advance fence
 -- Returns {0, pttl} otherwise: another owner holds it (or a newer epoch of
 -- the same holder), nothing changed.
-local function advance_fence()
-  local now = redis.call('TIME')
+local MAX_FENCE = 9007199254740991 -- 2^53 - 1
+
+local function next_fence()
   local fence = tonumber(redis.call('GET', KEYS[2]) or '0') + 1
-  local clock = tonumber(now[1]) * 1000000 + tonumber(now[2])
-  if clock > fence then
-    fence = clock
+  local floor = tonumber(ARGV[6])
+  if floor > fence then
+    fence = floor
   end
-  redis.call('SET', KEYS[2], string.format('%.0f', fence))
   return fence
 end
 
@@ -52,7 +57,12 @@ if not grant then
   end
 end
 if grant then
+  local fence = next_fence()
+  if fence > MAX_FENCE then
+    return redis.error_reply('ERR redlease: fence counter exhausted')
+  end
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return {1, advance_fence()}
+  redis.call('SET', KEYS[2], string.format('%.0f', fence))
+  return {1, fence}
 end
 return {0, redis.call('PTTL', KEYS[1])}

@@ -68,7 +68,7 @@ func redlockFailure(kill int, restart bool) func(context.Context, env) (outcome,
 		o.note("client 2: %v", errText(err))
 		if h2 != nil {
 			t1, t2 := l1.Token(), h2.(redlockHeld).l.Token()
-			why := " (higher: a fence counter never falls below its node's clock in µs, so it survives the data loss)"
+			why := " (higher: a fence counter never falls below the acquiring client's clock in µs, so it survives the data loss)"
 			if t2 <= t1 {
 				why = " (not higher: the fence counters went with the data)"
 			}
