@@ -9,6 +9,7 @@ import (
 
 	"github.com/redlease/redlease/lease"
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
 )
 
 // Heartbeat is the first heartbeat detail Run records: which lease the
@@ -23,8 +24,12 @@ type Section struct {
 	ctx   context.Context // the activity's own context, for heartbeat details
 	lease *lease.Lease
 
+	// resumed is the previous attempt's progress, undecoded; its payload
+	// is nil when there is none.
+	resumed converter.RawValue
+
 	mu       sync.Mutex
-	progress any
+	progress any // sent with each heartbeat; starts as resumed
 }
 
 // Token is this attempt's fencing token. Pass it with every write to the
@@ -37,7 +42,9 @@ func (s *Section) Lease() *lease.Lease { return s.lease }
 
 // Progress records details to send with the next heartbeat (after the next
 // successful extension). A retried attempt reads the last recorded value
-// with LastProgress and resumes from it.
+// with LastProgress and resumes from it. Until fn calls Progress, the
+// heartbeats carry the previous attempt's progress forward, so an attempt
+// that dies before it records any does not erase its predecessor's.
 func (s *Section) Progress(details any) {
 	s.mu.Lock()
 	s.progress = details
@@ -50,19 +57,29 @@ func (s *Section) currentProgress() any {
 	return s.progress
 }
 
-// LastProgress decodes into ptr the progress the previous attempt last
+// LastProgress decodes into ptr the progress the previous attempts last
 // sent with a heartbeat. It reports false when there is none (first
 // attempt, or no heartbeat with progress reached the server: the SDK
-// throttles heartbeats to about 80% of the HeartbeatTimeout).
+// throttles heartbeats to about 80% of the HeartbeatTimeout) or when it
+// does not decode into ptr.
 func (s *Section) LastProgress(ptr any) bool {
-	if !activity.HasHeartbeatDetails(s.ctx) {
+	if s.resumed.Payload() == nil {
 		return false
 	}
 	var hb Heartbeat
-	if err := activity.GetHeartbeatDetails(s.ctx, &hb, ptr); err != nil {
-		return false
+	return activity.GetHeartbeatDetails(s.ctx, &hb, ptr) == nil
+}
+
+// previousProgress is the progress detail of the last heartbeat the server
+// holds for this activity, undecoded (a nil payload when there is none, or
+// when the worker's data converter cannot pass raw values through).
+func previousProgress(ctx context.Context) converter.RawValue {
+	var hb Heartbeat
+	var progress converter.RawValue
+	if !activity.HasHeartbeatDetails(ctx) || activity.GetHeartbeatDetails(ctx, &hb, &progress) != nil {
+		return converter.RawValue{}
 	}
-	return true
+	return progress
 }
 
 // Run executes fn as the critical section of a heartbeating activity that
@@ -109,8 +126,11 @@ func Run[T any](ctx context.Context, a *Activities, info LeaseInfo, fn func(ctx 
 	}
 	defer l.Detach() // keep the lock for the next activity; stop tracking it here
 
-	section := &Section{ctx: ctx, lease: l}
-	heartbeat(ctx, Heartbeat{Resource: info.Resource, Token: l.Token()}, nil)
+	section := &Section{ctx: ctx, lease: l, resumed: previousProgress(ctx)}
+	if section.resumed.Payload() != nil {
+		section.progress = section.resumed
+	}
+	heartbeat(ctx, Heartbeat{Resource: info.Resource, Token: l.Token()}, section.currentProgress())
 	work, stop := l.Context(ctx)
 	defer stop()
 	type result struct {

@@ -1,0 +1,325 @@
+package activities_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redlease/redlease/activities"
+	"github.com/redlease/redlease/lease"
+	"github.com/redlease/redlease/lease/leasetest"
+	commonpb "go.temporal.io/api/common/v1"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+)
+
+// newLeases starts n real redis-server nodes, a lease.Client and the
+// activities over them.
+func newLeases(t *testing.T, n int) (*activities.Activities, *lease.Client, *leasetest.Cluster) {
+	t.Helper()
+	cluster := leasetest.Start(t, n)
+	client, err := lease.New(cluster.LeaseNodes(), lease.WithNodeTimeout(250*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	acts, err := activities.New(client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return acts, client, cluster
+}
+
+// details is a test value that the pairConverter encodes as two heartbeat
+// details, as Run records them (the test environment takes only one value).
+type details struct {
+	hb       activities.Heartbeat
+	progress any
+}
+
+type pairConverter struct{ converter.DataConverter }
+
+func (c pairConverter) ToPayloads(values ...any) (*commonpb.Payloads, error) {
+	if len(values) == 1 {
+		if d, ok := values[0].(details); ok {
+			return c.DataConverter.ToPayloads(d.hb, d.progress)
+		}
+	}
+	return c.DataConverter.ToPayloads(values...)
+}
+
+// heartbeats collects the heartbeats an activity environment sends.
+type heartbeats struct {
+	mu   sync.Mutex
+	seen []converter.EncodedValues
+}
+
+func (h *heartbeats) listen(_ *activity.Info, d converter.EncodedValues) {
+	h.mu.Lock()
+	h.seen = append(h.seen, d)
+	h.mu.Unlock()
+}
+
+func (h *heartbeats) first(t *testing.T) converter.EncodedValues {
+	t.Helper()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.seen) == 0 {
+		t.Fatal("no heartbeat was sent")
+	}
+	return h.seen[0]
+}
+
+func sectionEnv(prev any) (*testsuite.TestActivityEnvironment, *heartbeats) {
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestActivityEnvironment()
+	env.SetDataConverter(pairConverter{converter.GetDefaultDataConverter()})
+	if prev != nil {
+		env.SetHeartbeatDetails(prev)
+	}
+	hbs := &heartbeats{}
+	env.SetOnActivityHeartbeatListener(hbs.listen)
+	return env, hbs
+}
+
+// resumeStep is a critical section that reports where it would resume.
+func resumeStep(acts *activities.Activities) func(ctx context.Context, info activities.LeaseInfo) (int, error) {
+	return func(ctx context.Context, info activities.LeaseInfo) (int, error) {
+		return activities.Run(ctx, acts, info, func(ctx context.Context, s *activities.Section) (int, error) {
+			var step int
+			if !s.LastProgress(&step) {
+				return -1, nil
+			}
+			return step, nil
+		})
+	}
+}
+
+func heldInfo(resource, holder string) activities.LeaseInfo {
+	// A non-empty Owner makes Run take the lease over for holder.
+	return activities.LeaseInfo{Resource: resource, Holder: holder, Owner: holder + "#earlier", TTL: 10 * time.Second}
+}
+
+// A retried attempt resumes from the previous attempt's progress and, until
+// it records its own, carries that progress forward in its heartbeats: an
+// attempt that dies early does not erase where its predecessor got to.
+func TestRunResumesAndCarriesProgressForward(t *testing.T) {
+	acts, _, _ := newLeases(t, 3)
+	env, hbs := sectionEnv(details{activities.Heartbeat{Resource: "printer", Token: 5}, 7})
+	step := resumeStep(acts)
+	env.RegisterActivity(step)
+	val, err := env.ExecuteActivity(step, heldInfo("printer", "wf/1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resumedAt int
+	if err := val.Get(&resumedAt); err != nil || resumedAt != 7 {
+		t.Fatalf("section resumed at %d (%v), want 7", resumedAt, err)
+	}
+	var hb activities.Heartbeat
+	var carried int
+	if err := hbs.first(t).Get(&hb, &carried); err != nil {
+		t.Fatal(err)
+	}
+	if carried != 7 || hb.Resource != "printer" || hb.Token <= 5 {
+		t.Fatalf("first heartbeat %+v with progress %d: want progress 7 and a token above 5", hb, carried)
+	}
+}
+
+// Without a progress detail from an earlier attempt, LastProgress reports
+// false (and does not decode a zero value as if it were progress).
+func TestLastProgressIsFalseWithoutProgress(t *testing.T) {
+	acts, _, _ := newLeases(t, 3)
+	for name, prev := range map[string]any{
+		"first attempt":                 nil,
+		"earlier heartbeat, no details": activities.Heartbeat{Resource: "printer", Token: 5},
+	} {
+		t.Run(name, func(t *testing.T) {
+			env, _ := sectionEnv(prev)
+			step := resumeStep(acts)
+			env.RegisterActivity(step)
+			val, err := env.ExecuteActivity(step, heldInfo("printer-"+name, "wf/1"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var resumedAt int
+			if err := val.Get(&resumedAt); err != nil || resumedAt != -1 {
+				t.Fatalf("section resumed at %d (%v), want -1 (no progress)", resumedAt, err)
+			}
+		})
+	}
+}
+
+// Losing the lease during the section cancels the section's context with
+// cause lease.ErrLost and fails the activity with a non-retryable LeaseLost.
+func TestRunLeaseLossCancelsSectionAndIsNotRetryable(t *testing.T) {
+	acts, _, cluster := newLeases(t, 3)
+	env, _ := sectionEnv(nil)
+	var cause error
+	step := func(ctx context.Context, info activities.LeaseInfo) (string, error) {
+		return activities.Run(ctx, acts, info, func(ctx context.Context, s *activities.Section) (string, error) {
+			for _, n := range cluster.Nodes[:2] { // a majority: no extension can succeed
+				if err := n.Kill(); err != nil {
+					return "", err
+				}
+			}
+			select {
+			case <-ctx.Done():
+				cause = context.Cause(ctx)
+				return "", ctx.Err()
+			case <-time.After(30 * time.Second):
+				return "the section was never cancelled", nil
+			}
+		})
+	}
+	env.RegisterActivity(step)
+	info := heldInfo("ledger", "wf/1")
+	info.TTL = 1500 * time.Millisecond
+	_, err := env.ExecuteActivity(step, info)
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) || appErr.Type() != activities.ErrorTypeLeaseLost || !appErr.NonRetryable() {
+		t.Fatalf("activity error %v: want a non-retryable %s application error", err, activities.ErrorTypeLeaseLost)
+	}
+	if !errors.Is(cause, lease.ErrLost) {
+		t.Fatalf("section context cause %v, want lease.ErrLost", cause)
+	}
+}
+
+// Run never takes over another holder's lock: it fails with a
+// non-retryable LeaseLost before the section runs, and the other holder's
+// lock stays as it was.
+func TestRunDoesNotTakeOverAnotherHolder(t *testing.T) {
+	acts, client, _ := newLeases(t, 3)
+	ctx := context.Background()
+	other, err := client.Acquire(ctx, "ledger", lease.WithHolder("wf/other"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, _ := sectionEnv(nil)
+	ran := false
+	step := func(ctx context.Context, info activities.LeaseInfo) (string, error) {
+		return activities.Run(ctx, acts, info, func(ctx context.Context, s *activities.Section) (string, error) {
+			ran = true
+			return "", nil
+		})
+	}
+	env.RegisterActivity(step)
+	_, err = env.ExecuteActivity(step, heldInfo("ledger", "wf/mine"))
+	if !activities.IsLeaseLost(err) || ran {
+		t.Fatalf("error %v, section ran: %v; want LeaseLost and no run", err, ran)
+	}
+	if err := other.Extend(ctx); err != nil {
+		t.Fatalf("the other holder's lease was disturbed: %v", err)
+	}
+	if err := other.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// ReleaseLease is idempotent: twice, and after another holder took the
+// resource, it succeeds and leaves the other holder's lock alone.
+func TestReleaseLeaseIsIdempotentAndSparesOtherHolders(t *testing.T) {
+	acts, client, _ := newLeases(t, 3)
+	ctx := context.Background()
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestActivityEnvironment()
+	acts.Register(env)
+
+	val, err := env.ExecuteActivity(activities.AcquireName, activities.AcquireRequest{Resource: "ledger", TTL: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info activities.LeaseInfo
+	if err := val.Get(&info); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if _, err := env.ExecuteActivity(activities.ReleaseName, info); err != nil {
+			t.Fatalf("release %d: %v", i+1, err)
+		}
+	}
+	other, err := client.Acquire(ctx, "ledger", lease.WithHolder("wf/other"))
+	if err != nil {
+		t.Fatalf("the resource is not free after the release: %v", err)
+	}
+	if other.Token() <= info.Token {
+		t.Fatalf("next holder's token %d is not above %d", other.Token(), info.Token)
+	}
+	if _, err := env.ExecuteActivity(activities.ReleaseName, info); err != nil {
+		t.Fatalf("release after another holder took over: %v", err)
+	}
+	if err := other.Extend(ctx); err != nil {
+		t.Fatalf("the other holder's lease was released by a stale ReleaseLease: %v", err)
+	}
+	if err := other.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// AcquireLease waits for a held resource and gets it, with a higher token,
+// once the holder releases it.
+func TestAcquireLeaseWaitsForTheHolder(t *testing.T) {
+	acts, client, cluster := newLeases(t, 3)
+	ctx := context.Background()
+	holder, err := client.Acquire(ctx, "ledger", lease.WithHolder("wf/first"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestActivityEnvironment()
+	acts.Register(env)
+	type result struct {
+		info activities.LeaseInfo
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		var r result
+		val, err := env.ExecuteActivity(activities.AcquireName, activities.AcquireRequest{Resource: "ledger", Wait: time.Minute})
+		if r.err = err; err == nil {
+			r.err = val.Get(&r.info)
+		}
+		done <- r
+	}()
+	// Release once the waiter listens for releases on every node.
+	deadline := time.Now().Add(10 * time.Second)
+	for subscribed := 0; subscribed < len(cluster.Nodes); {
+		if time.Now().After(deadline) {
+			t.Fatal("the waiter never subscribed to the release channel")
+		}
+		subscribed = 0
+		for _, n := range cluster.Nodes {
+			counts, err := n.Client.PubSubNumSub(ctx, "redlease:{ledger}:released").Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if counts["redlease:{ledger}:released"] > 0 {
+				subscribed++
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	select {
+	case r := <-done:
+		t.Fatalf("AcquireLease returned while the lease was held: %+v, %v", r.info, r.err)
+	default:
+	}
+	if err := holder.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-done:
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		if r.info.Token <= holder.Token() || r.info.Resource != "ledger" || r.info.Holder == "" {
+			t.Fatalf("lease info %+v after a holder with token %d", r.info, holder.Token())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("AcquireLease did not return after the release")
+	}
+}
