@@ -44,7 +44,7 @@ func TestContendingWorkflowsNeverOverlap(t *testing.T) {
 	s.startWorker("b")
 	const jobs, steps = 4, 5
 	for i := range jobs {
-		s.startJob(fmt.Sprintf("contend-%d", i), jobRequest("printer", steps, 40*time.Millisecond, 6*time.Second, 2*time.Second))
+		s.startJob(fmt.Sprintf("contend-%d", i), jobRequest("printer", steps, 40*time.Millisecond, 10*time.Second, 3*time.Second))
 	}
 	var tokens []int64
 	for i := range jobs {
@@ -59,8 +59,14 @@ func TestContendingWorkflowsNeverOverlap(t *testing.T) {
 	if err != nil {
 		t.Fatalf("fenced log: %v\n%v", err, entries)
 	}
-	if len(entries) != jobs*steps || len(order) != jobs {
-		t.Fatalf("log has %d entries by %d holders (%v), want %d by %d", len(entries), len(order), order, jobs*steps, jobs)
+	// A retried attempt (a heartbeat lost on a busy machine) may write a
+	// step again, with its newer token; each step must be there once at least.
+	written := map[string]bool{}
+	for _, e := range entries {
+		written[fmt.Sprintf("%s/%d", e.Holder, e.Step)] = true
+	}
+	if len(written) != jobs*steps || len(order) != jobs {
+		t.Fatalf("log has %d distinct steps by %d holders (%v), want %d by %d", len(written), len(order), order, jobs*steps, jobs)
 	}
 	seen := map[string]bool{}
 	for _, h := range order {
@@ -82,10 +88,10 @@ func TestContendingWorkflowsNeverOverlap(t *testing.T) {
 func TestKilledWorkerIsTakenOverWithHigherToken(t *testing.T) {
 	s := newStack(t, "kill")
 	first := s.startWorker("first")
-	s.startJob("kill-1", jobRequest("press", 30, 150*time.Millisecond, 6*time.Second, 2*time.Second))
-	// 20 steps take 3 s: long enough for a heartbeat with progress to pass
-	// the SDK's throttle (80% of the 2 s heartbeat timeout).
-	waitFor(t, 30*time.Second, "first worker wrote 20 steps", func() bool { return len(s.logEntries()) >= 20 })
+	s.startJob("kill-1", jobRequest("press", 40, 150*time.Millisecond, 10*time.Second, 3*time.Second))
+	// 25 steps take 3.75 s: long enough for a heartbeat with progress to
+	// pass the SDK's throttle (80% of the 3 s heartbeat timeout).
+	waitFor(t, 30*time.Second, "first worker wrote 25 steps", func() bool { return len(s.logEntries()) >= 25 })
 	first.kill()
 	before := s.logEntries()
 	oldToken := before[len(before)-1].Token
@@ -113,7 +119,7 @@ func TestKilledWorkerIsTakenOverWithHigherToken(t *testing.T) {
 	for _, e := range entries {
 		steps[e.Step] = true
 	}
-	for i := range 30 {
+	for i := range 40 {
 		if !steps[i] {
 			t.Fatalf("step %d never written: %v", i, entries)
 		}
@@ -133,7 +139,7 @@ func TestKilledWorkerIsTakenOverWithHigherToken(t *testing.T) {
 func TestFrozenWorkerWakesAsFencedOutZombie(t *testing.T) {
 	s := newStack(t, "zombie")
 	zombie := s.startWorker("zombie")
-	s.startJob("zombie-1", jobRequest("vault", 40, 150*time.Millisecond, 6*time.Second, 2*time.Second))
+	s.startJob("zombie-1", jobRequest("vault", 40, 150*time.Millisecond, 10*time.Second, 3*time.Second))
 	waitFor(t, 30*time.Second, "zombie wrote 5 steps", func() bool { return len(s.logEntries()) >= 5 })
 	if err := zombie.signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
@@ -175,7 +181,7 @@ func TestFrozenWorkerWakesAsFencedOutZombie(t *testing.T) {
 func TestCancelledWorkflowReleasesLease(t *testing.T) {
 	s := newStack(t, "cancel")
 	s.startWorker("w")
-	s.startJob("cancel-1", jobRequest("drill", 1000, 100*time.Millisecond, 60*time.Second, 2*time.Second))
+	s.startJob("cancel-1", jobRequest("drill", 1000, 100*time.Millisecond, 60*time.Second, 3*time.Second))
 	waitFor(t, 30*time.Second, "job running", func() bool { return len(s.logEntries()) >= 3 })
 	if s.lockedNodes("drill") < 3 {
 		t.Fatal("no lease held while the job runs")
@@ -186,25 +192,41 @@ func TestCancelledWorkflowReleasesLease(t *testing.T) {
 	if status != "CANCELED" {
 		t.Fatalf("status %s, want CANCELED", status)
 	}
-	waitFor(t, 20*time.Second, "lease released", func() bool { return s.lockedNodes("drill") == 0 })
-	if took := time.Since(cancelled); took >= 60*time.Second {
-		t.Fatalf("lease gone after %v: expired, not released", took)
+	// The TTL is 60 s: a lease gone within 30 s was released, not expired.
+	waitFor(t, 30*time.Second, "lease released", func() bool { return s.lockedNodes("drill") == 0 })
+	if s.tombstones("drill") < 3 {
+		t.Fatal("no release tombstone on a quorum: the lease was not released by the workflow")
 	}
+	t.Logf("lease released %v after the cancel", time.Since(cancelled).Round(time.Millisecond))
 }
 
 // Terminating a workflow runs no release; the lease expires by its TTL.
+// The worker stays up: its critical section learns of the termination from
+// its next heartbeat, stops, and stops extending the lease.
 func TestTerminatedWorkflowLeaseExpiresByTTL(t *testing.T) {
 	s := newStack(t, "terminate")
-	w := s.startWorker("w")
-	s.startJob("term-1", jobRequest("lathe", 1000, 100*time.Millisecond, 5*time.Second, 2*time.Second))
+	s.startWorker("w")
+	s.startJob("term-1", jobRequest("lathe", 1000, 100*time.Millisecond, 6*time.Second, 2*time.Second))
 	waitFor(t, 30*time.Second, "job running", func() bool { return len(s.logEntries()) >= 3 })
-	// Stop the worker first so that nothing extends the lease any more.
-	w.kill()
 	s.temporal("workflow", "terminate", "--workflow-id", "term-1", "--reason", "e2e")
 	if n := s.lockedNodes("lathe"); n < 3 {
 		t.Fatalf("lease on %d nodes right after terminate, want a quorum until its TTL", n)
 	}
-	waitFor(t, 15*time.Second, "lease expired by TTL", func() bool { return s.lockedNodes("lathe") == 0 })
+	waitFor(t, 30*time.Second, "lease expired by TTL", func() bool { return s.lockedNodes("lathe") == 0 })
+	if n := s.tombstones("lathe"); n != 0 {
+		t.Fatalf("release tombstone on %d nodes: a terminated workflow cannot have released", n)
+	}
+	written := len(s.logEntries())
+	// The section stopped: nothing writes once the lease is gone (2 s is
+	// 20 step durations).
+	time.Sleep(2 * time.Second)
+	if after := len(s.logEntries()); after != written {
+		t.Fatalf("the terminated job's section kept writing: %d entries, then %d", written, after)
+	}
+	info, _ := s.describe("term-1")["workflowExecutionInfo"].(map[string]any)
+	if status := fmt.Sprint(info["status"]); !strings.Contains(status, "TERMINATED") {
+		t.Fatalf("status %s, want TERMINATED", status)
+	}
 }
 
 // describe shows a running critical section's heartbeat: the lease token
@@ -212,7 +234,7 @@ func TestTerminatedWorkflowLeaseExpiresByTTL(t *testing.T) {
 func TestDescribeShowsHeartbeatProgress(t *testing.T) {
 	s := newStack(t, "describe")
 	s.startWorker("w")
-	s.startJob("desc-1", jobRequest("kiln", 1000, 100*time.Millisecond, 6*time.Second, 2*time.Second))
+	s.startJob("desc-1", jobRequest("kiln", 1000, 100*time.Millisecond, 10*time.Second, 3*time.Second))
 	var details string
 	waitFor(t, 30*time.Second, "heartbeat details with progress", func() bool {
 		d := s.describe("desc-1")
