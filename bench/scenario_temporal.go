@@ -89,7 +89,7 @@ func (b *bench) runTemporal(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer func() { srv.Client().Close(); _ = srv.Stop() }()
+	defer func() { _ = srv.Stop() }()
 	lc, err := lease.New(b.nodes[:mainNodes], lease.WithTTL(30*time.Second), lease.WithNodeTimeout(b.s.nodeTimeout))
 	if err != nil {
 		return err

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redlease/redlease/internal/childproc"
 	"github.com/redlease/redlease/internal/devstack"
 	"github.com/redlease/redlease/lease/leasetest"
 	"github.com/redlease/redlease/samples/fencedstore"
@@ -37,6 +38,7 @@ type stack struct {
 
 var (
 	buildOnce   sync.Once
+	workerDir   string // removed by TestMain
 	workerBin   string
 	buildErr    error
 	buildOutput []byte
@@ -51,7 +53,7 @@ func workerBinary(t *testing.T) string {
 			buildErr = err
 			return
 		}
-		workerBin = filepath.Join(dir, "worker")
+		workerDir, workerBin = dir, filepath.Join(dir, "worker")
 		cmd := exec.Command("go", "build", "-race", "-o", workerBin, "../worker")
 		buildOutput, buildErr = cmd.CombinedOutput()
 	})
@@ -113,6 +115,7 @@ func (s *stack) startWorker(name string) *workerProc {
 		"-log-level", "warn",
 	)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
+	childproc.DieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		s.t.Fatal(err)
 	}

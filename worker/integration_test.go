@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redlease/redlease/internal/childproc"
 	"github.com/redlease/redlease/internal/devstack"
 	"github.com/redlease/redlease/lease"
 	"github.com/redlease/redlease/lease/leasetest"
@@ -35,7 +36,6 @@ func TestEndToEnd(t *testing.T) {
 	// DevServer.Stop leaves the dev server's own client open; close it
 	// first (cleanups run last-registered first) so no gRPC goroutine
 	// outlives the test.
-	t.Cleanup(srv.Client().Close)
 	cluster := leasetest.Start(t, 3)
 	urls := make([]string, len(cluster.Nodes))
 	for i, n := range cluster.Nodes {
@@ -206,6 +206,7 @@ func testBinary(t *testing.T, tc client.Client, cluster *leasetest.Cluster, base
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "OTEL_SERVICE_NAME=worker-under-test"}
 	var stdout, stderr syncBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	childproc.DieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -41,7 +41,11 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 			Resource: resource,
 			Activity: exclusivejob.StepsName,
 			Input:    exclusivejob.StepsInput{Steps: o.steps, StepDuration: o.step},
-			Lease:    workflows.LeaseOptions{TTL: 6 * time.Second, HeartbeatTimeout: 2 * time.Second},
+			// The TTL also covers the gap between the acquire activity and
+			// the critical section: a workflow task, and after the crash the
+			// sticky queue's 5 s timeout. The takeover after the crash does
+			// not wait for it: it comes after the 2 s heartbeat timeout.
+			Lease: workflows.LeaseOptions{TTL: 15 * time.Second, HeartbeatTimeout: 2 * time.Second},
 		}
 		if _, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: ids[i], TaskQueue: taskQueue}, workflows.ExclusiveJobName, req); err != nil {
 			return fmt.Errorf("start %s: %w", ids[i], err)
@@ -77,7 +81,11 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 		}
 	}
 	printSummary(out, started, entries, crash, results)
-	fmt.Fprintf(out, "\nTemporal web UI:  http://%s/namespaces/default/workflows\n", uiAddress(s, o))
+	ui := "up until Ctrl-C"
+	if !o.keep {
+		ui = "stopped with the demo; `make demo DEMO_FLAGS=-keep` keeps it up"
+	}
+	fmt.Fprintf(out, "\nTemporal web UI:  http://%s/namespaces/default/workflows (%s)\n", uiAddress(s, o), ui)
 	fmt.Fprintf(out, "Traces (JSON, one span per line; redlease.* spans nest under RunActivity):\n")
 	for _, w := range s.workers {
 		fmt.Fprintf(out, "  %s\n", w.traces)

@@ -11,15 +11,15 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redlease/redlease/internal/childproc"
 	"github.com/redlease/redlease/internal/devstack"
 	"github.com/redlease/redlease/lease/leasetest"
-	"go.temporal.io/sdk/testsuite"
 )
 
 // stack is the demo's local world.
 type stack struct {
 	redis    *leasetest.Cluster // nodes 0..4: the lease; node 5: the fenced store
-	temporal *testsuite.DevServer
+	temporal *devstack.Server
 	workers  []*workerProcess
 	dir      string
 }
@@ -99,6 +99,7 @@ func (s *stack) startWorker(bin, name string) (*workerProcess, error) {
 		"-log-level", "warn",
 	)
 	w.cmd.Stdout, w.cmd.Stderr = traceFile, logFile
+	childproc.DieWithParent(w.cmd)
 	if err := w.cmd.Start(); err != nil {
 		return nil, err
 	}
@@ -138,11 +139,11 @@ func (s *stack) stop() error {
 		}
 	}
 	if s.temporal != nil {
-		s.temporal.Client().Close()
 		errs = append(errs, s.temporal.Stop())
 	}
 	if s.redis != nil {
 		errs = append(errs, s.redis.Close())
 	}
+	_ = os.Remove(filepath.Join(s.dir, "worker")) // the binary; logs and traces stay
 	return errors.Join(errs...)
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"sort"
 	"time"
 
 	"github.com/redlease/redlease/samples/exclusivejob"
@@ -37,7 +36,7 @@ func turns(entries []fencedstore.Entry) []turn {
 // what the crash did.
 func printSummary(out io.Writer, start time.Time, entries []fencedstore.Entry, c crash, results map[string]exclusivejob.StepsResult) {
 	fmt.Fprintf(out, "\nWho held %q, from the fenced store's log (%d writes, every one checked):\n\n", resource, len(entries))
-	fmt.Fprintf(out, "  %-8s  %-7s  %5s  %-11s  %s\n", "from", "to", "token", "steps", "holder")
+	fmt.Fprintf(out, "  %-8s  %-7s  %16s  %-11s  %s\n", "from", "to", "token", "steps", "holder")
 	for _, t := range turns(entries) {
 		note := ""
 		if t.holder == c.workflow && t.token > c.token {
@@ -46,18 +45,14 @@ func printSummary(out io.Writer, start time.Time, entries []fencedstore.Entry, c
 		if t.holder == c.workflow && t.token == c.token {
 			note = fmt.Sprintf("   ← %s killed here", c.worker)
 		}
-		fmt.Fprintf(out, "  %7.2fs  %6.2fs  %5d  %4d – %-4d  %s%s\n",
+		fmt.Fprintf(out, "  %7.2fs  %6.2fs  %16d  %4d – %-4d  %s%s\n",
 			t.from.Sub(start).Seconds(), t.to.Sub(start).Seconds(), t.token, t.first, t.end, t.holder, note)
 	}
-	ids := make([]string, 0, len(results))
-	for id := range results {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
 	fmt.Fprintf(out, "\nThe crash: %s was killed (SIGKILL) while %s was at step %d with token %d.\n", c.worker, c.workflow, c.atStep, c.token)
 	if r, ok := results[c.workflow]; ok {
 		fmt.Fprintf(out, "Temporal retried the activity (attempt %d) on the other worker; it took the lease over\n"+
-			"with token %d > %d and resumed at step %d, the last one its predecessor heartbeated.\n"+
+			"with token %d > %d\n"+
+			"and resumed at step %d, the last one its predecessor heartbeated.\n"+
 			"Writes with token %d would now be refused by the store: the dead attempt is fenced out.\n",
 			r.Attempt, r.Token, c.token, r.ResumedAt, c.token)
 	}

@@ -14,9 +14,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
+	"github.com/redlease/redlease/internal/childproc"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/testsuite"
 )
 
 // CLIVersion is the temporal CLI version the Makefile installs.
@@ -74,37 +75,116 @@ type TemporalOptions struct {
 	Log io.Writer
 }
 
+// Server is a running `temporal server start-dev` process.
+type Server struct {
+	cmd      *exec.Cmd
+	exited   chan struct{}
+	client   client.Client
+	hostPort string
+}
+
+// Client is a client of the "default" namespace; Stop closes it.
+func (s *Server) Client() client.Client { return s.client }
+
+// FrontendHostPort is the frontend's address, 127.0.0.1:port.
+func (s *Server) FrontendHostPort() string { return s.hostPort }
+
+// stopGrace is how long Stop waits for the server to exit after SIGINT.
+const stopGrace = 10 * time.Second
+
+// Stop closes the client and interrupts the server (SIGINT), killing it if
+// it has not exited within 10 s. It waits for the process to exit.
+func (s *Server) Stop() error {
+	if s.client != nil {
+		s.client.Close()
+	}
+	select {
+	case <-s.exited:
+		return nil
+	default:
+	}
+	if err := s.cmd.Process.Signal(os.Interrupt); err != nil {
+		return fmt.Errorf("devstack: interrupt temporal dev server: %w", err)
+	}
+	select {
+	case <-s.exited:
+		return nil
+	case <-time.After(stopGrace):
+		_ = s.cmd.Process.Kill()
+		<-s.exited
+		return errors.New("devstack: temporal dev server ignored SIGINT for 10s; killed")
+	}
+}
+
 // StartTemporal starts `temporal server start-dev` (headless unless
 // opts.UI) on a free loopback port, with an in-memory database and the
-// "default" namespace. The caller must close srv.Client() and Stop it.
-func StartTemporal(ctx context.Context, opts TemporalOptions) (*testsuite.DevServer, error) {
+// "default" namespace, and waits until it answers (at most 60 s, or until
+// ctx ends). The process is killed if it is not ready, and (on Linux) when
+// this process exits. The caller must Stop it.
+func StartTemporal(ctx context.Context, opts TemporalOptions) (*Server, error) {
 	cli, err := TemporalCLI()
 	if err != nil {
 		return nil, err
+	}
+	port, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"server", "start-dev", "--ip", "127.0.0.1", "--port", port,
+		"--namespace", "default", "--log-level", "error",
+		"--dynamic-config-value", "frontend.enableServerVersionCheck=false"}
+	if opts.UI {
+		if opts.UIPort == "" {
+			if opts.UIPort, err = FreePort(); err != nil {
+				return nil, err
+			}
+		}
+		args = append(args, "--ui-port", opts.UIPort)
+	} else {
+		args = append(args, "--headless")
 	}
 	out := opts.Log
 	if out == nil {
 		out = io.Discard
 	}
-	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
-		ExistingPath:  cli,
-		ClientOptions: &client.Options{HostPort: "", Namespace: "default", Logger: quietLogger{}},
-		EnableUI:      opts.UI,
-		UIPort:        opts.UIPort,
-		LogLevel:      "error",
-		Stdout:        out,
-		Stderr:        out,
-	})
-	if err != nil {
+	s := &Server{cmd: exec.Command(cli, args...), exited: make(chan struct{}), hostPort: "127.0.0.1:" + port}
+	s.cmd.Stdout, s.cmd.Stderr = out, out
+	childproc.DieWithParent(s.cmd)
+	if err := s.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("devstack: start temporal dev server: %w", err)
 	}
-	return srv, nil
+	go func() { _ = s.cmd.Wait(); close(s.exited) }()
+	if s.client, err = s.waitReady(ctx); err != nil {
+		_ = s.cmd.Process.Kill()
+		<-s.exited
+		return nil, fmt.Errorf("devstack: temporal dev server on %s: %w", s.hostPort, err)
+	}
+	return s, nil
+}
+
+// waitReady dials the server until it answers, it exits, 60 s pass, or ctx ends.
+func (s *Server) waitReady(ctx context.Context) (client.Client, error) {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	for {
+		c, err := client.DialContext(ctx, client.Options{HostPort: s.hostPort, Namespace: "default", Logger: quietLogger{}})
+		if err == nil {
+			return c, nil
+		}
+		select {
+		case <-s.exited:
+			return nil, fmt.Errorf("exited at start (%v): %w", s.cmd.ProcessState, err)
+		case <-ctx.Done():
+			return nil, fmt.Errorf("not ready: %w", errors.Join(err, ctx.Err()))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // Temporal starts a dev server for a test and stops it in t.Cleanup. When
 // the CLI is missing it skips the test with an install hint, or fails it
 // when CI is "true".
-func Temporal(t testing.TB) *testsuite.DevServer {
+func Temporal(t testing.TB) *Server {
 	t.Helper()
 	srv, err := StartTemporal(context.Background(), TemporalOptions{})
 	if errors.Is(err, ErrNoTemporalCLI) && os.Getenv("CI") != "true" {
@@ -114,7 +194,6 @@ func Temporal(t testing.TB) *testsuite.DevServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		srv.Client().Close() // Stop does not close the dev server's client
 		if err := srv.Stop(); err != nil {
 			t.Logf("stop temporal dev server: %v", err)
 		}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redlease/redlease/internal/childproc"
 )
 
 // ErrNoRedisServer: the redis-server binary is not on PATH.
@@ -86,6 +87,7 @@ func (n *Node) start(ctx context.Context) error {
 		"--protected-mode", "no",
 		"--daemonize", "no",
 	)
+	childproc.DieWithParent(cmd) // also gone when a test binary is killed by its timeout
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("leasetest: start redis-server: %w", err)
 	}
