@@ -1,6 +1,7 @@
 package childproc
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"runtime"
@@ -36,11 +37,26 @@ func TestChildDiesWithParent(t *testing.T) {
 		t.Fatalf("parent printed %q", out)
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for syscall.Kill(pid, 0) == nil { // the orphan is reaped by init once it died
+	for alive(pid) {
 		if time.Now().After(deadline) {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 			t.Fatalf("child %d still runs 5 s after its parent exited", pid)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// alive reports whether pid runs: it exists and is not a zombie waiting
+// to be reaped.
+func alive(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	// pid (comm) state ...: the state follows the last ')'.
+	i := bytes.LastIndexByte(stat, ')')
+	return i < 0 || i+2 >= len(stat) || stat[i+2] != 'Z'
 }
