@@ -126,8 +126,13 @@ func (d *dispatcher) send(batch []*request) {
 	defer cancel()
 	cmds := d.exec(ctx, live)
 	if hasNoScript(cmds) {
-		// The node lost its script cache (restart, SCRIPT FLUSH): nothing
-		// ran there, so load the scripts and send the batch again.
+		// The node lost its script cache (restart, SCRIPT FLUSH): load the
+		// scripts and send the whole batch again, in order. Usually nothing
+		// ran; if another client loaded the scripts while this batch was
+		// under way, part of it did, and runs twice: harmless, as every
+		// script is idempotent for its caller (a second acquire by the same
+		// owner refreshes, release and extend repeat), and resending in
+		// order keeps a release after the acquisition it undoes.
 		if err := loadScripts(ctx, d.node); err == nil {
 			cmds = d.exec(ctx, live)
 		}

@@ -26,7 +26,10 @@ func newLease(c *Client, k keys, owner, holder string, token int64, ttl time.Dur
 
 // Done is closed when the lease ends: lost (its validity passed without a
 // successful extension, or an extension found it held by another) or
-// released. It is closed no later than the validity deadline; Err says why.
+// released. Err says why. A lease nobody extends is closed by a timer at its
+// validity deadline (plus the timer's scheduling delay, which the drift
+// allowance in the validity covers); the keeper closes it a node timeout
+// before the deadline.
 func (l *Lease) Done() <-chan struct{} { return l.done }
 
 // Err is nil while the lease lives, then ErrLost, ErrReleased or
