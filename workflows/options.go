@@ -25,7 +25,10 @@ type LeaseOptions struct {
 	Name string
 	// TTL of the lease on the Redis nodes. Default: DefaultTTL (30 s).
 	// Must exceed HeartbeatTimeout plus the extension interval
-	// (HeartbeatTimeout/2, at most TTL/3): the timing rule.
+	// (HeartbeatTimeout/2, at most TTL/3): the timing rule. It should also
+	// exceed the gap between activities, when nothing extends the lease: a
+	// workflow task, which after a worker crash waits for the sticky
+	// queue's schedule-to-start timeout (5 s by default).
 	TTL time.Duration
 	// HeartbeatTimeout of the acquire and critical-section activities.
 	// Default: DefaultHeartbeatTimeout (10 s).
