@@ -77,7 +77,8 @@ func TestReleaseIsIdempotent(t *testing.T) {
 }
 
 func TestAcquireWithWaitGetsLockWhenHolderReleases(t *testing.T) {
-	c, _ := newClient(t, 3)
+	metrics, contended := contention(t)
+	c, _ := newClient(t, 3, metrics)
 	ctx := context.Background()
 	holder := mustAcquire(t, c, "queue")
 
@@ -88,7 +89,7 @@ func TestAcquireWithWaitGetsLockWhenHolderReleases(t *testing.T) {
 		errc <- err
 		got <- l
 	}()
-	time.Sleep(30 * time.Millisecond) // let the waiter fail its first attempt
+	waitUntil(t, 5*time.Second, "the waiter found the lock held", func() bool { return contended() >= 1 })
 	if err := holder.Release(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/redlease/redlease/lease"
 	"github.com/redlease/redlease/lease/leasetest"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 )
 
 // newClient starts n real redis-server nodes and a lease.Client over them.
@@ -148,4 +150,31 @@ func mustAcquire(t *testing.T, c *lease.Client, resource string, opts ...lease.A
 		t.Fatalf("acquire %q: %v", resource, err)
 	}
 	return l
+}
+
+// contention returns a meter provider option for a client and a function
+// that reads how many acquire rounds found the lock held so far
+// (lease.MetricContention): tests wait on it to know a waiter has tried and
+// is waiting, instead of sleeping.
+func contention(t *testing.T) (lease.Option, func() int64) {
+	t.Helper()
+	reader := sdkmetric.NewManualReader()
+	opt := lease.WithMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)))
+	return opt, func() int64 {
+		var rm metricdata.ResourceMetrics
+		if err := reader.Collect(context.Background(), &rm); err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		for _, sm := range rm.ScopeMetrics {
+			for _, m := range sm.Metrics {
+				if d, ok := m.Data.(metricdata.Sum[int64]); ok && m.Name == lease.MetricContention {
+					for _, p := range d.DataPoints {
+						n += p.Value
+					}
+				}
+			}
+		}
+		return n
+	}
 }

@@ -114,7 +114,8 @@ func TestUnkeptLeaseEndsAtValidityDeadline(t *testing.T) {
 // within a second. One node is dead: the other nodes' messages suffice.
 func TestWaiterWakesOnReleaseNotOnBackoff(t *testing.T) {
 	slow := func() backoff.BackOff { return backoff.NewConstantBackOff(10 * time.Second) }
-	c, cluster := newClient(t, 5, lease.WithRetryBackOff(slow))
+	metrics, contended := contention(t)
+	c, cluster := newClient(t, 5, lease.WithRetryBackOff(slow), metrics)
 	if err := cluster.Nodes[0].Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +132,8 @@ func TestWaiterWakesOnReleaseNotOnBackoff(t *testing.T) {
 			l, err := c.Acquire(ctx, "handoff", lease.WithWait(time.Minute))
 			got <- result{l, err, time.Now()}
 		}()
-		time.Sleep(100 * time.Millisecond) // the waiter has failed once and sleeps on its backoff
+		// The waiter has failed once and sleeps on its 10 s backoff.
+		waitUntil(t, 5*time.Second, "the waiter found the lock held", func() bool { return contended() >= int64(round+1) })
 		released := time.Now()
 		if err := holder.Release(ctx); err != nil {
 			t.Fatal(err)
