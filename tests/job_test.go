@@ -78,7 +78,10 @@ func TestContendingWorkflowsNeverOverlap(t *testing.T) {
 	if n := s.lockedNodes("printer"); n != 0 {
 		t.Fatalf("lock left on %d nodes after all jobs", n)
 	}
-	t.Logf("holders in order %v, tokens %v", order, tokens)
+	for i := range jobs {
+		s.replay(fmt.Sprintf("contend-%d", i))
+	}
+	t.Logf("holders in order %v, tokens %v; histories replay", order, tokens)
 }
 
 // A worker is SIGKILLed in the middle of a critical section. Another
@@ -130,7 +133,8 @@ func TestKilledWorkerIsTakenOverWithHigherToken(t *testing.T) {
 	if n := s.tombstones("press"); n < 3 {
 		t.Fatalf("release tombstone on %d nodes, want a quorum", n)
 	}
-	t.Logf("dead attempt's token %d, takeover token %d, resumed at step %d", oldToken, r.Token, r.ResumedAt)
+	s.replay("kill-1")
+	t.Logf("dead attempt's token %d, takeover token %d, resumed at step %d; history replays", oldToken, r.Token, r.ResumedAt)
 }
 
 // A worker frozen mid-section (SIGSTOP) is a real zombie: Temporal retries

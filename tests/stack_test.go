@@ -20,6 +20,8 @@ import (
 	"github.com/redlease/redlease/internal/devstack"
 	"github.com/redlease/redlease/lease/leasetest"
 	"github.com/redlease/redlease/samples/fencedstore"
+	"github.com/redlease/redlease/workflows"
+	"go.temporal.io/sdk/worker"
 )
 
 // stack is one test's world: a dev server, 5 lease nodes, a store node,
@@ -275,4 +277,20 @@ func tail(s string, n int) string {
 		return s[len(s)-n:]
 	}
 	return s
+}
+
+// replay fetches a closed workflow's history with `temporal workflow show
+// -o json` and replays it against this module's workflow code: the code is
+// deterministic for that history (no nondeterminism error).
+func (s *stack) replay(id string) {
+	s.t.Helper()
+	path := filepath.Join(s.t.TempDir(), id+"-history.json")
+	if err := os.WriteFile(path, s.temporal("workflow", "show", "--workflow-id", id, "-o", "json"), 0o600); err != nil {
+		s.t.Fatal(err)
+	}
+	replayer := worker.NewWorkflowReplayer()
+	workflows.Register(replayer)
+	if err := replayer.ReplayWorkflowHistoryFromJSONFile(nil, path); err != nil {
+		s.t.Fatalf("replay of %s: %v", id, err)
+	}
 }
