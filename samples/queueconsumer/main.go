@@ -18,6 +18,7 @@ import (
 	"os/signal"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/redlease/redlease/lease"
@@ -33,7 +34,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "queueconsumer: -consumers and -messages must be positive, -work not negative")
 		os.Exit(2)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, *consumers, *messages, *work); err != nil {
 		fmt.Fprintln(os.Stderr, "queueconsumer:", err)
