@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -35,5 +38,39 @@ func TestDemoRunsEndToEnd(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("summary lacks %q:\n%s", want, out.String())
 		}
+	}
+}
+
+// Ctrl-C in the middle of the demo stops the whole stack: run returns the
+// cancellation, and the web UI no longer answers.
+func TestDemoStopsTheStackWhenInterrupted(t *testing.T) {
+	leasetest.Start(t, 1)
+	if _, err := devstack.TemporalCLI(); err != nil {
+		devstack.Temporal(t)
+	}
+	port, err := devstack.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	interrupt, ctrlC := context.WithCancel(ctx)
+	o := options{jobs: 2, steps: 200, step: 100 * time.Millisecond, uiPort: port, workDir: t.TempDir(),
+		progress: func(format string, args ...any) {
+			t.Logf(format, args...)
+			if strings.HasPrefix(format, "started %d ExclusiveJob") {
+				if c, err := net.Dial("tcp", "127.0.0.1:"+port); err == nil { // the UI is up
+					c.Close()
+					ctrlC()
+				}
+			}
+		}}
+	err = run(interrupt, o, io.Discard)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted demo returned %v, want context.Canceled", err)
+	}
+	if c, err := net.Dial("tcp", "127.0.0.1:"+port); err == nil {
+		c.Close()
+		t.Fatal("the web UI still answers after the demo stopped")
 	}
 }
