@@ -14,10 +14,11 @@ import (
 	"github.com/redlease/redlease/lease/leasetest"
 )
 
-// The demo runs end to end on a real stack: jobs take turns, a worker is
-// killed mid-section, the other takes over, and the summary says so.
-func TestDemoRunsEndToEnd(t *testing.T) {
-	// Fail (under CI=true) or skip here, not halfway through, when a binary is missing.
+// demoPrerequisites fails (under CI=true) or skips the test here, not
+// halfway through, when redis-server or the temporal CLI is missing, and
+// returns a free port for the web UI.
+func demoPrerequisites(t *testing.T) string {
+	t.Helper()
 	leasetest.Start(t, 1)
 	if _, err := devstack.TemporalCLI(); err != nil {
 		devstack.Temporal(t)
@@ -26,6 +27,13 @@ func TestDemoRunsEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return port
+}
+
+// The demo runs end to end on a real stack: jobs take turns, a worker is
+// killed mid-section, the other takes over, and the summary says so.
+func TestDemoRunsEndToEnd(t *testing.T) {
+	port := demoPrerequisites(t)
 	var out bytes.Buffer
 	o := options{jobs: 2, steps: 9, step: 150 * time.Millisecond, uiPort: port, workDir: t.TempDir(),
 		progress: func(format string, args ...any) { t.Logf(format, args...) }}
@@ -44,14 +52,7 @@ func TestDemoRunsEndToEnd(t *testing.T) {
 // Ctrl-C in the middle of the demo stops the whole stack: run returns the
 // cancellation, and the web UI no longer answers.
 func TestDemoStopsTheStackWhenInterrupted(t *testing.T) {
-	leasetest.Start(t, 1)
-	if _, err := devstack.TemporalCLI(); err != nil {
-		devstack.Temporal(t)
-	}
-	port, err := devstack.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
+	port := demoPrerequisites(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	interrupt, ctrlC := context.WithCancel(ctx)
@@ -65,7 +66,7 @@ func TestDemoStopsTheStackWhenInterrupted(t *testing.T) {
 				}
 			}
 		}}
-	err = run(interrupt, o, io.Discard)
+	err := run(interrupt, o, io.Discard)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("interrupted demo returned %v, want context.Canceled", err)
 	}
