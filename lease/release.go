@@ -19,6 +19,9 @@ const (
 // error. It returns once a quorum of nodes has confirmed (at most one node
 // timeout); the other nodes' requests are already queued behind this
 // lease's earlier requests and complete in the background, also when ctx ends.
+// A ctx that has already ended stops only the waiting: the release is sent
+// all the same (so a deferred Release after a cancellation leaves nothing
+// behind), and the error satisfies errors.Is(err, ctx.Err()).
 //
 // It returns a *QuorumError (ErrNotReleased) when fewer than a quorum of
 // nodes answered; what is left behind expires by its TTL. After Release the
