@@ -15,8 +15,10 @@ import (
 // (ttl − elapsed − drift > 0). It returns as soon as the outcome is known,
 // without waiting for slow nodes.
 //
-// On failure it releases the lock on every node that may have granted it,
-// and returns a *NotAcquiredError (errors.Is(err, ErrNotAcquired)) with
+// On failure it releases the lock on every node that may have granted it
+// before it returns (waiting at most one node timeout for those nodes to
+// confirm, so that reachable nodes are clean when it returns), and returns
+// a *NotAcquiredError (errors.Is(err, ErrNotAcquired)) with
 // per-node detail and a RetryAfter hint. When ctx ends first, the error
 // satisfies both errors.Is(err, ErrNotAcquired) and errors.Is(err, ctx.Err()).
 // Invalid input returns an *InvalidInputError before any node is touched.
