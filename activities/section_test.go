@@ -260,10 +260,11 @@ func TestReleaseLeaseIsIdempotentAndSparesOtherHolders(t *testing.T) {
 	}
 }
 
-// AcquireLease waits for a held resource and gets it, with a higher token,
-// once the holder releases it.
-func TestAcquireLeaseWaitsForTheHolder(t *testing.T) {
-	acts, client, cluster := newLeases(t, 3)
+// AcquireLease waits for a held resource, heartbeating while it waits (so
+// Temporal can cancel the wait), and gets it, with a higher token, once the
+// holder releases it. Without a heartbeat timeout it heartbeats every 5 s.
+func TestAcquireLeaseHeartbeatsWhileWaiting(t *testing.T) {
+	acts, client, _ := newLeases(t, 3)
 	ctx := context.Background()
 	holder, err := client.Acquire(ctx, "ledger", lease.WithHolder("wf/first"))
 	if err != nil {
@@ -271,6 +272,8 @@ func TestAcquireLeaseWaitsForTheHolder(t *testing.T) {
 	}
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestActivityEnvironment()
+	hbs := &heartbeats{}
+	env.SetOnActivityHeartbeatListener(hbs.listen)
 	acts.Register(env)
 	type result struct {
 		info activities.LeaseInfo
@@ -285,28 +288,29 @@ func TestAcquireLeaseWaitsForTheHolder(t *testing.T) {
 		}
 		done <- r
 	}()
-	// Release once the waiter listens for releases on every node.
-	deadline := time.Now().Add(10 * time.Second)
-	for subscribed := 0; subscribed < len(cluster.Nodes); {
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		hbs.mu.Lock()
+		n := len(hbs.seen)
+		hbs.mu.Unlock()
+		if n > 0 {
+			break
+		}
+		select {
+		case r := <-done:
+			t.Fatalf("AcquireLease returned while the lease was held: %+v, %v", r.info, r.err)
+		case <-time.After(20 * time.Millisecond):
+		}
 		if time.Now().After(deadline) {
-			t.Fatal("the waiter never subscribed to the release channel")
+			t.Fatal("no heartbeat while waiting")
 		}
-		subscribed = 0
-		for _, n := range cluster.Nodes {
-			counts, err := n.Client.PubSubNumSub(ctx, "redlease:{ledger}:released").Result()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if counts["redlease:{ledger}:released"] > 0 {
-				subscribed++
-			}
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
-	select {
-	case r := <-done:
-		t.Fatalf("AcquireLease returned while the lease was held: %+v, %v", r.info, r.err)
-	default:
+	var waiting struct {
+		Waiting  string
+		Attempts int
+	}
+	if err := hbs.first(t).Get(&waiting); err != nil || waiting.Waiting != "ledger" || waiting.Attempts < 1 {
+		t.Fatalf("waiting heartbeat %+v (%v)", waiting, err)
 	}
 	if err := holder.Release(ctx); err != nil {
 		t.Fatal(err)
