@@ -204,6 +204,43 @@ func TestCancelledWorkflowReleasesLease(t *testing.T) {
 	t.Logf("lease released %v after the cancel", time.Since(cancelled).Round(time.Millisecond))
 }
 
+// Cancelling a workflow that is still waiting for the lease (in the
+// AcquireLease activity) ends the wait through its heartbeat: the workflow
+// is CANCELED at once, never runs its section, and the holder is untouched.
+func TestCancelWhileWaitingForTheLease(t *testing.T) {
+	s := newStack(t, "cancelwait")
+	s.startWorker("w")
+	s.startJob("holder-1", jobRequest("anvil", 1000, 100*time.Millisecond, 10*time.Second, 2*time.Second))
+	waitFor(t, 30*time.Second, "holder running", func() bool { return len(s.logEntries()) >= 3 })
+	s.startJob("waiter-1", jobRequest("anvil", 5, 100*time.Millisecond, 10*time.Second, 2*time.Second))
+	waitFor(t, 30*time.Second, "waiter in AcquireLease", func() bool {
+		pending, _ := s.describe("waiter-1")["pendingActivities"].([]any)
+		for _, p := range pending {
+			if strings.Contains(fmt.Sprint(p.(map[string]any)["activityType"]), "redlease.AcquireLease") {
+				return true
+			}
+		}
+		return false
+	})
+	s.temporal("workflow", "cancel", "--workflow-id", "waiter-1")
+	if status, _, _ := s.result("waiter-1"); status != "CANCELED" {
+		t.Fatalf("waiter-1: status %s, want CANCELED", status)
+	}
+	for _, e := range s.logEntries() {
+		if e.Holder != "holder-1" {
+			t.Fatalf("the cancelled waiter wrote %+v", e)
+		}
+	}
+	if n := s.lockedNodes("anvil"); n < 3 {
+		t.Fatalf("the holder's lease is on %d nodes after the waiter's cancellation, want a quorum", n)
+	}
+	s.temporal("workflow", "cancel", "--workflow-id", "holder-1")
+	if status, _, _ := s.result("holder-1"); status != "CANCELED" {
+		t.Fatalf("holder-1: status %s, want CANCELED", status)
+	}
+	waitFor(t, 30*time.Second, "lease released", func() bool { return s.lockedNodes("anvil") == 0 })
+}
+
 // Terminating a workflow runs no release; the lease expires by its TTL.
 // The worker stays up: its critical section learns of the termination from
 // its next heartbeat, stops, and stops extending the lease.
