@@ -78,7 +78,7 @@ func TestReleaseIsIdempotent(t *testing.T) {
 
 func TestAcquireWithWaitGetsLockWhenHolderReleases(t *testing.T) {
 	metrics, contended := contention(t)
-	c, _ := newClient(t, 3, metrics)
+	c, cluster := newClient(t, 3, metrics)
 	ctx := context.Background()
 	holder := mustAcquire(t, c, "queue")
 
@@ -89,7 +89,7 @@ func TestAcquireWithWaitGetsLockWhenHolderReleases(t *testing.T) {
 		errc <- err
 		got <- l
 	}()
-	waitUntil(t, 5*time.Second, "the waiter found the lock held", func() bool { return contended() >= 1 })
+	waitForWaiter(t, cluster, "queue", contended, 0)
 	if err := holder.Release(ctx); err != nil {
 		t.Fatal(err)
 	}

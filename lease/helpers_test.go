@@ -178,3 +178,29 @@ func contention(t *testing.T) (lease.Option, func() int64) {
 		return n
 	}
 }
+
+// waitForWaiter returns once a waiter on resource has found the lock held
+// (the contention counter passed since) and listens for its release on
+// every running node (PUBSUB NUMSUB), so a release now must wake it.
+func waitForWaiter(t *testing.T, cluster *leasetest.Cluster, resource string, contended func() int64, since int64) {
+	t.Helper()
+	channel := "redlease:{" + resource + "}:released"
+	waitUntil(t, 5*time.Second, "a waiter that found the lock held and listens for its release", func() bool {
+		if contended() <= since {
+			return false
+		}
+		for i, n := range cluster.Nodes {
+			if !n.Running() || n.Paused() {
+				continue
+			}
+			subs, err := n.Client.PubSubNumSub(context.Background(), channel).Result()
+			if err != nil {
+				t.Fatalf("node %d: %v", i, err)
+			}
+			if subs[channel] == 0 {
+				return false
+			}
+		}
+		return true
+	})
+}

@@ -122,6 +122,7 @@ func TestWaiterWakesOnReleaseNotOnBackoff(t *testing.T) {
 	ctx := context.Background()
 	for round := range 3 {
 		holder := mustAcquire(t, c, "handoff")
+		before := contended()
 		type result struct {
 			l   *lease.Lease
 			err error
@@ -133,7 +134,7 @@ func TestWaiterWakesOnReleaseNotOnBackoff(t *testing.T) {
 			got <- result{l, err, time.Now()}
 		}()
 		// The waiter has failed once and sleeps on its 10 s backoff.
-		waitUntil(t, 5*time.Second, "the waiter found the lock held", func() bool { return contended() >= int64(round+1) })
+		waitForWaiter(t, cluster, "handoff", contended, before)
 		released := time.Now()
 		if err := holder.Release(ctx); err != nil {
 			t.Fatal(err)
