@@ -45,7 +45,7 @@ func (a *Activities) Register(r worker.ActivityRegistry) {
 func (a *Activities) AcquireLease(ctx context.Context, req AcquireRequest) (LeaseInfo, error) {
 	info := activity.GetInfo(ctx)
 	holder := HolderID(info.Namespace, info.WorkflowExecution.ID, info.WorkflowExecution.RunID, req.LeaseName)
-	l, err := acquireHeartbeating(ctx, a.client, req.Resource, holder, req.TTL, req.Wait)
+	l, err := acquireHeartbeating(ctx, a.client, req.Resource, holder, req.TTL, req.Wait, nil)
 	if err != nil {
 		return LeaseInfo{}, err
 	}
@@ -73,16 +73,19 @@ func attemptEpoch(ctx context.Context) lease.Epoch {
 	return lease.NewEpoch(uint64(info.ScheduledTime.UnixNano()), uint64(info.Attempt))
 }
 
-// waitingProgress is the heartbeat detail of an activity waiting for a lease.
+// waitingProgress is the heartbeat detail of an activity waiting for a
+// lease. Decoded as a Heartbeat, it says whether progress follows.
 type waitingProgress struct {
-	Waiting  string
-	Attempts int
+	Waiting     string
+	Attempts    int
+	HasProgress bool
 }
 
 // acquireHeartbeating acquires resource for holder (taking over its own
 // holder's lock), retrying in slices of at most one heartbeat interval and
 // heartbeating between them, until wait (0: until ctx ends) has passed.
-func acquireHeartbeating(ctx context.Context, client *lease.Client, resource, holder string, ttl, wait time.Duration) (*lease.Lease, error) {
+// The heartbeats carry progress (when not nil) as their second detail.
+func acquireHeartbeating(ctx context.Context, client *lease.Client, resource, holder string, ttl, wait time.Duration, progress any) (*lease.Lease, error) {
 	opts := []lease.AcquireOption{lease.WithHolder(holder), lease.WithEpoch(attemptEpoch(ctx)), lease.WithTakeover()}
 	if ttl > 0 {
 		opts = append(opts, lease.WithLeaseTTL(ttl))
@@ -109,7 +112,12 @@ func acquireHeartbeating(ctx context.Context, client *lease.Client, resource, ho
 		case !deadline.IsZero() && !time.Now().Before(deadline):
 			return nil, temporalNotAcquired(resource, wait, err)
 		}
-		activity.RecordHeartbeat(ctx, waitingProgress{Waiting: resource, Attempts: attempt})
+		waiting := waitingProgress{Waiting: resource, Attempts: attempt, HasProgress: progress != nil}
+		if progress == nil {
+			activity.RecordHeartbeat(ctx, waiting)
+		} else {
+			activity.RecordHeartbeat(ctx, waiting, progress)
+		}
 	}
 }
 

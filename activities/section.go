@@ -17,6 +17,8 @@ import (
 type Heartbeat struct {
 	Resource string
 	Token    int64
+	// HasProgress says that a second detail, the progress, follows.
+	HasProgress bool
 }
 
 // Section is what a critical section sees while it runs under Run.
@@ -24,9 +26,7 @@ type Section struct {
 	ctx   context.Context // the activity's own context, for heartbeat details
 	lease *lease.Lease
 
-	// resumed is the previous attempt's progress, undecoded; its payload
-	// is nil when there is none.
-	resumed converter.RawValue
+	resumed resumption // what the previous attempts left
 
 	mu       sync.Mutex
 	progress any // sent with each heartbeat; starts as resumed
@@ -63,23 +63,38 @@ func (s *Section) currentProgress() any {
 // throttles heartbeats to about 80% of the HeartbeatTimeout) or when it
 // does not decode into ptr.
 func (s *Section) LastProgress(ptr any) bool {
-	if s.resumed.Payload() == nil {
+	if !s.resumed.found {
 		return false
 	}
 	var hb Heartbeat
 	return activity.GetHeartbeatDetails(s.ctx, &hb, ptr) == nil
 }
 
-// previousProgress is the progress detail of the last heartbeat the server
-// holds for this activity, undecoded (a nil payload when there is none, or
-// when the worker's data converter cannot pass raw values through).
-func previousProgress(ctx context.Context) converter.RawValue {
+// resumption is what an attempt inherits from the last heartbeat of the
+// attempts before it.
+type resumption struct {
+	found bool // that heartbeat carried progress
+	// carried is that progress, undecoded, for this attempt's heartbeats
+	// to carry forward: nil when there is none or when the worker's data
+	// converter cannot pass raw values through (the SDK's default and codec
+	// converters can); progress is then kept only from the first Progress
+	// call on.
+	carried any
+}
+
+// previousProgress reads the progress of the last heartbeat the server
+// holds for this activity.
+func previousProgress(ctx context.Context) resumption {
 	var hb Heartbeat
-	var progress converter.RawValue
-	if !activity.HasHeartbeatDetails(ctx) || activity.GetHeartbeatDetails(ctx, &hb, &progress) != nil {
-		return converter.RawValue{}
+	if !activity.HasHeartbeatDetails(ctx) || activity.GetHeartbeatDetails(ctx, &hb) != nil || !hb.HasProgress {
+		return resumption{}
 	}
-	return progress
+	r := resumption{found: true}
+	var raw converter.RawValue
+	if activity.GetHeartbeatDetails(ctx, &hb, &raw) == nil && raw.Payload() != nil {
+		r.carried = raw
+	}
+	return r
 }
 
 // Run executes fn as the critical section of a heartbeating activity that
@@ -120,16 +135,14 @@ func Run[T any](ctx context.Context, a *Activities, info LeaseInfo, fn func(ctx 
 		return zero, invalidInput(fmt.Errorf("lease %q: TTL %v must exceed HeartbeatTimeout %v + extension interval %v", info.Resource, ttl, heartbeatTimeout, interval))
 	}
 
-	l, err := takeOver(ctx, a.client, info)
+	resumed := previousProgress(ctx)
+	l, err := takeOver(ctx, a.client, info, resumed.carried)
 	if err != nil {
 		return zero, err
 	}
 	defer l.Detach() // keep the lock for the next activity; stop tracking it here
 
-	section := &Section{ctx: ctx, lease: l, resumed: previousProgress(ctx)}
-	if section.resumed.Payload() != nil {
-		section.progress = section.resumed
-	}
+	section := &Section{ctx: ctx, lease: l, resumed: resumed, progress: resumed.carried}
 	heartbeat(ctx, Heartbeat{Resource: info.Resource, Token: l.Token()}, section.currentProgress())
 	work, stop := l.Context(ctx)
 	defer stop()
@@ -164,6 +177,7 @@ func Run[T any](ctx context.Context, a *Activities, info LeaseInfo, fn func(ctx 
 // heartbeat records hb, and progress when there is some: a retried attempt
 // then finds no progress rather than a null one.
 func heartbeat(ctx context.Context, hb Heartbeat, progress any) {
+	hb.HasProgress = progress != nil
 	if progress == nil {
 		activity.RecordHeartbeat(ctx, hb)
 		return
@@ -172,10 +186,11 @@ func heartbeat(ctx context.Context, hb Heartbeat, progress any) {
 }
 
 // takeOver gets the lease for this attempt: a takeover of the holder's own
-// lock (or of a free one), waiting for it when info.Owner is empty.
-func takeOver(ctx context.Context, client *lease.Client, info LeaseInfo) (*lease.Lease, error) {
+// lock (or of a free one), waiting for it when info.Owner is empty; the
+// heartbeats while it waits carry progress forward.
+func takeOver(ctx context.Context, client *lease.Client, info LeaseInfo, progress any) (*lease.Lease, error) {
 	if info.Owner == "" {
-		return acquireHeartbeating(ctx, client, info.Resource, info.Holder, info.TTL, 0)
+		return acquireHeartbeating(ctx, client, info.Resource, info.Holder, info.TTL, 0, progress)
 	}
 	l, err := client.Acquire(ctx, info.Resource, lease.WithHolder(info.Holder), lease.WithEpoch(attemptEpoch(ctx)),
 		lease.WithTakeover(), lease.WithLeaseTTL(info.TTL))

@@ -109,7 +109,7 @@ func heldInfo(resource, holder string) activities.LeaseInfo {
 // attempt that dies early does not erase where its predecessor got to.
 func TestRunResumesAndCarriesProgressForward(t *testing.T) {
 	acts, _, _ := newLeases(t, 3)
-	env, hbs := sectionEnv(details{activities.Heartbeat{Resource: "printer", Token: 5}, 7})
+	env, hbs := sectionEnv(details{activities.Heartbeat{Resource: "printer", Token: 5, HasProgress: true}, 7})
 	step := resumeStep(acts)
 	env.RegisterActivity(step)
 	val, err := env.ExecuteActivity(step, heldInfo("printer", "wf/1"))
@@ -125,8 +125,115 @@ func TestRunResumesAndCarriesProgressForward(t *testing.T) {
 	if err := hbs.first(t).Get(&hb, &carried); err != nil {
 		t.Fatal(err)
 	}
-	if carried != 7 || hb.Resource != "printer" || hb.Token <= 5 {
+	if carried != 7 || !hb.HasProgress || hb.Resource != "printer" || hb.Token <= 5 {
 		t.Fatalf("first heartbeat %+v with progress %d: want progress 7 and a token above 5", hb, carried)
+	}
+}
+
+// noRawValues is a data converter that cannot pass raw payloads through
+// (it is not built on the SDK's CompositeDataConverter).
+type noRawValues struct{ pairConverter }
+
+func (c noRawValues) FromPayloads(payloads *commonpb.Payloads, ptrs ...any) error {
+	for _, p := range ptrs {
+		if _, ok := p.(*converter.RawValue); ok {
+			return errors.New("no raw values here")
+		}
+	}
+	return c.pairConverter.FromPayloads(payloads, ptrs...)
+}
+
+// With a data converter that cannot pass raw payloads through, a retried
+// attempt still resumes from the previous progress; only the carrying
+// forward (until the section's first Progress call) is not possible.
+func TestRunResumesWithAConverterWithoutRawValues(t *testing.T) {
+	acts, _, _ := newLeases(t, 3)
+	env, hbs := sectionEnv(details{activities.Heartbeat{Resource: "printer", Token: 5, HasProgress: true}, 7})
+	env.SetDataConverter(noRawValues{pairConverter{converter.GetDefaultDataConverter()}})
+	step := resumeStep(acts)
+	env.RegisterActivity(step)
+	val, err := env.ExecuteActivity(step, heldInfo("printer", "wf/1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resumedAt int
+	if err := val.Get(&resumedAt); err != nil || resumedAt != 7 {
+		t.Fatalf("section resumed at %d (%v), want 7", resumedAt, err)
+	}
+	var hb activities.Heartbeat
+	if err := hbs.first(t).Get(&hb); err != nil || hb.HasProgress {
+		t.Fatalf("first heartbeat %+v (%v): want no progress carried", hb, err)
+	}
+}
+
+// In acquire-and-run mode (no AcquireLease before the section), the
+// heartbeats of an attempt still waiting for the lease carry the previous
+// attempts' progress too, so one that dies while waiting loses nothing.
+func TestWaitingSectionCarriesProgressForward(t *testing.T) {
+	acts, client, _ := newLeases(t, 3)
+	ctx := context.Background()
+	holder, err := client.Acquire(ctx, "press", lease.WithHolder("wf/other"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, hbs := sectionEnv(details{activities.Heartbeat{Resource: "press", HasProgress: true}, 7})
+	step := resumeStep(acts)
+	env.RegisterActivity(step)
+	type result struct {
+		step int
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		var r result
+		val, err := env.ExecuteActivity(step, activities.LeaseInfo{Resource: "press", Holder: "wf/1", TTL: 10 * time.Second})
+		if r.err = err; err == nil {
+			r.err = val.Get(&r.step)
+		}
+		done <- r
+	}()
+	waitForHeartbeat(t, hbs, done)
+	var waiting struct {
+		Waiting     string
+		HasProgress bool
+	}
+	var carried int
+	if err := hbs.first(t).Get(&waiting, &carried); err != nil || waiting.Waiting != "press" || !waiting.HasProgress || carried != 7 {
+		t.Fatalf("waiting heartbeat %+v with progress %d (%v): want press, progress 7", waiting, carried, err)
+	}
+	if err := holder.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-done:
+		if r.err != nil || r.step != 7 {
+			t.Fatalf("section resumed at %d (%v), want 7", r.step, r.err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the section did not run after the release")
+	}
+}
+
+// waitForHeartbeat waits up to 20 s for the first heartbeat of an activity
+// that runs in the background and must not end before it.
+func waitForHeartbeat[R any](t *testing.T, hbs *heartbeats, done <-chan R) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		hbs.mu.Lock()
+		n := len(hbs.seen)
+		hbs.mu.Unlock()
+		if n > 0 {
+			return
+		}
+		select {
+		case r := <-done:
+			t.Fatalf("the activity ended before its first heartbeat: %+v", r)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no heartbeat within 20 s")
+		}
 	}
 }
 
@@ -288,23 +395,7 @@ func TestAcquireLeaseHeartbeatsWhileWaiting(t *testing.T) {
 		}
 		done <- r
 	}()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		hbs.mu.Lock()
-		n := len(hbs.seen)
-		hbs.mu.Unlock()
-		if n > 0 {
-			break
-		}
-		select {
-		case r := <-done:
-			t.Fatalf("AcquireLease returned while the lease was held: %+v, %v", r.info, r.err)
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no heartbeat while waiting")
-		}
-	}
+	waitForHeartbeat(t, hbs, done)
 	var waiting struct {
 		Waiting  string
 		Attempts int

@@ -32,10 +32,7 @@ import (
 // construction functions and an in-memory span exporter, then as the
 // binary itself.
 func TestEndToEnd(t *testing.T) {
-	srv := devstack.Temporal(t)
-	// DevServer.Stop leaves the dev server's own client open; close it
-	// first (cleanups run last-registered first) so no gRPC goroutine
-	// outlives the test.
+	srv := devstack.Temporal(t) // its cleanup closes the client, then stops the server
 	cluster := leasetest.Start(t, 3)
 	urls := make([]string, len(cluster.Nodes))
 	for i, n := range cluster.Nodes {

@@ -20,6 +20,7 @@ import (
 type stack struct {
 	redis    *leasetest.Cluster // nodes 0..4: the lease; node 5: the fenced store
 	temporal *devstack.Server
+	logFile  *os.File // the dev server's output
 	workers  []*workerProcess
 	dir      string
 }
@@ -43,11 +44,10 @@ func startStack(ctx context.Context, o options) (*stack, error) {
 	if o.uiPort == "" {
 		return s, errors.New("no UI port chosen")
 	}
-	logFile, err := os.Create(filepath.Join(s.dir, "temporal.log"))
-	if err != nil {
+	if s.logFile, err = os.Create(filepath.Join(s.dir, "temporal.log")); err != nil {
 		return s, err
 	}
-	if s.temporal, err = devstack.StartTemporal(ctx, devstack.TemporalOptions{UI: true, UIPort: o.uiPort, Log: logFile}); err != nil {
+	if s.temporal, err = devstack.StartTemporal(ctx, devstack.TemporalOptions{UI: true, UIPort: o.uiPort, Log: s.logFile}); err != nil {
 		return s, err
 	}
 	o.progress("building the worker binary (go build ./worker)")
@@ -140,6 +140,9 @@ func (s *stack) stop() error {
 	}
 	if s.temporal != nil {
 		errs = append(errs, s.temporal.Stop())
+	}
+	if s.logFile != nil {
+		errs = append(errs, s.logFile.Close())
 	}
 	if s.redis != nil {
 		errs = append(errs, s.redis.Close())

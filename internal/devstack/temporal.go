@@ -104,6 +104,10 @@ func (s *Server) Stop() error {
 	default:
 	}
 	if err := s.cmd.Process.Signal(os.Interrupt); err != nil {
+		if errors.Is(err, os.ErrProcessDone) { // exited just now
+			<-s.exited
+			return nil
+		}
 		return fmt.Errorf("devstack: interrupt temporal dev server: %w", err)
 	}
 	select {
@@ -149,6 +153,7 @@ func StartTemporal(ctx context.Context, opts TemporalOptions) (*Server, error) {
 	}
 	s := &Server{cmd: exec.Command(cli, args...), exited: make(chan struct{}), hostPort: "127.0.0.1:" + port}
 	s.cmd.Stdout, s.cmd.Stderr = out, out
+	s.cmd.WaitDelay = time.Second // Wait returns even if something kept the output pipe open
 	childproc.DieWithParent(s.cmd)
 	if err := s.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("devstack: start temporal dev server: %w", err)
