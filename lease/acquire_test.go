@@ -138,6 +138,10 @@ func TestAcquireCancelledReturnsContextErrorAndLeavesNothing(t *testing.T) {
 	if err := holder.Release(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	// Release returns at quorum; the last node's delete lands a moment later.
+	waitUntil(t, 2*time.Second, "the holder's lock gone from every node", func() bool {
+		return countOwner(lockValues(t, cluster, "cancel"), "") == 3
+	})
 	done, stop := context.WithCancel(context.Background())
 	stop()
 	if _, err := c.Acquire(done, "cancel"); !errors.Is(err, context.Canceled) {
