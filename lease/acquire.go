@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -154,6 +155,8 @@ func (c *Client) tryAcquire(ctx context.Context, resource, owner string, ac acqu
 	err = c.round(ctx, ctx, c.allNodes(), acquireOp, func(r reply) bool {
 		v, _ := r.val.([]int64)
 		switch {
+		case r.err != nil && strings.Contains(r.err.Error(), "redlease: fence counter exhausted"):
+			failed = append(failed, c.nodeError(reply{node: r.node, err: ErrFenceExhausted}))
 		case r.err != nil:
 			failed = append(failed, c.nodeError(r))
 		case len(v) == 2 && v[0] == 1:

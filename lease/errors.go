@@ -41,6 +41,12 @@ var (
 	ErrNotHeld = errors.New("not held by this owner")
 	// ErrNodeTimeout is a per-node outcome: no reply within the node timeout.
 	ErrNodeTimeout = errors.New("no reply within the node timeout")
+	// ErrFenceExhausted is a per-node outcome of an acquisition: the node's
+	// fence counter reached 2^53-1, the largest the scripts keep exact, so
+	// it refuses to hand out tokens (nothing was written). Only tampering
+	// with the counter gets there; delete the fence key only once no holder
+	// of the resource is left, or use another resource name.
+	ErrFenceExhausted = errors.New("fence counter exhausted")
 )
 
 // NodeError is the outcome of one node that did not succeed.

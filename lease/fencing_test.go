@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"strings"
 	"testing"
 	"time"
 
@@ -374,8 +373,8 @@ func TestExhaustedFenceCounterRefusesAndChangesNothing(t *testing.T) {
 		t.Fatalf("node errors %v: want at least 2", na.Nodes)
 	}
 	for _, ne := range na.Nodes {
-		if !strings.Contains(ne.Error(), "fence counter exhausted") {
-			t.Fatalf("node error %v does not say the counter is exhausted", ne)
+		if !errors.Is(ne, lease.ErrFenceExhausted) {
+			t.Fatalf("node error %v: want ErrFenceExhausted", ne)
 		}
 	}
 	for i, v := range lockValues(t, cluster, "full") {
