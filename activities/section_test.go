@@ -319,12 +319,7 @@ func TestRunDoesNotTakeOverAnotherHolder(t *testing.T) {
 	if !activities.IsLeaseLost(err) || ran {
 		t.Fatalf("error %v, section ran: %v; want LeaseLost and no run", err, ran)
 	}
-	if err := other.Extend(ctx); err != nil {
-		t.Fatalf("the other holder's lease was disturbed: %v", err)
-	}
-	if err := other.Release(ctx); err != nil {
-		t.Fatal(err)
-	}
+	assertUndisturbed(t, other, "a refused takeover")
 }
 
 // ReleaseLease is idempotent: twice, and after another holder took the
@@ -359,10 +354,17 @@ func TestReleaseLeaseIsIdempotentAndSparesOtherHolders(t *testing.T) {
 	if _, err := env.ExecuteActivity(activities.ReleaseName, info); err != nil {
 		t.Fatalf("release after another holder took over: %v", err)
 	}
-	if err := other.Extend(ctx); err != nil {
-		t.Fatalf("the other holder's lease was released by a stale ReleaseLease: %v", err)
+	assertUndisturbed(t, other, "a stale ReleaseLease")
+}
+
+// assertUndisturbed checks that another holder's lease is still its own
+// after what (it can extend it), then releases it.
+func assertUndisturbed(t *testing.T, other *lease.Lease, what string) {
+	t.Helper()
+	if err := other.Extend(context.Background()); err != nil {
+		t.Fatalf("the other holder's lease was disturbed by %s: %v", what, err)
 	}
-	if err := other.Release(ctx); err != nil {
+	if err := other.Release(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 }
