@@ -137,6 +137,48 @@ func TestKilledWorkerIsTakenOverWithHigherToken(t *testing.T) {
 	t.Logf("dead attempt's token %d, takeover token %d, resumed at step %d; history replays", oldToken, r.Token, r.ResumedAt)
 }
 
+// The same crash with AcquireInSection (no AcquireLease activity: the
+// section acquires the lease itself): the retried section takes its own
+// holder's lock over, resumes, and the job waiting behind it gets the
+// resource only afterwards.
+func TestAcquireInSectionSurvivesAKilledWorker(t *testing.T) {
+	s := newStack(t, "inline")
+	first := s.startWorker("first")
+	for _, id := range []string{"inline-1", "inline-2"} {
+		req := jobRequest("lathe", 40, 150*time.Millisecond, 15*time.Second, 3*time.Second)
+		req.Lease.AcquireInSection = true
+		s.startJob(id, req)
+	}
+	waitFor(t, 30*time.Second, "a job wrote 25 steps", func() bool { return len(s.logEntries()) >= 25 })
+	first.kill()
+	before := s.logEntries()
+	killed, oldToken := before[0].Holder, before[len(before)-1].Token
+	s.startWorker("second")
+	results := map[string]exclusivejob.StepsResult{}
+	for _, id := range []string{"inline-1", "inline-2"} {
+		status, raw, closeEvent := s.result(id)
+		if status != "COMPLETED" {
+			t.Fatalf("%s: %s %s", id, status, closeEvent)
+		}
+		results[id] = decodeResult(t, raw)
+	}
+	if r := results[killed]; r.Token <= oldToken || r.Attempt < 2 || r.ResumedAt == 0 {
+		t.Fatalf("%s finished with %+v: want a token above %d, attempt ≥ 2, resumed after step 0", killed, r, oldToken)
+	}
+	entries := s.logEntries()
+	order, err := fencedstore.Check(entries)
+	if err != nil {
+		t.Fatalf("fenced log: %v", err)
+	}
+	if len(order) != 2 || order[0] != killed {
+		t.Fatalf("holders in order %v: want %s (taken over in place) then the other", order, killed)
+	}
+	if n := s.lockedNodes("lathe"); n != 0 {
+		t.Fatalf("lease left on %d nodes after the jobs", n)
+	}
+	t.Logf("%s: dead attempt's token %d, takeover token %d, resumed at step %d", killed, oldToken, results[killed].Token, results[killed].ResumedAt)
+}
+
 // A worker frozen mid-section (SIGSTOP) is a real zombie: Temporal retries
 // the attempt on another worker, which takes the lease over; when the
 // zombie wakes, its next write carries the old token and is refused.
