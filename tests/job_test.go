@@ -43,17 +43,26 @@ func TestContendingWorkflowsNeverOverlap(t *testing.T) {
 	s.startWorker("a")
 	s.startWorker("b")
 	const jobs, steps = 4, 5
-	for i := range jobs {
-		s.startJob(fmt.Sprintf("contend-%d", i), jobRequest("printer", steps, 40*time.Millisecond, 10*time.Second, 3*time.Second))
+	req := jobRequest("printer", steps, 40*time.Millisecond, 10*time.Second, 3*time.Second)
+	for i := range jobs - 1 {
+		s.startJob(fmt.Sprintf("contend-%d", i), req)
 	}
+	// The last one through `workflow execute`, which waits for its end.
+	last := fmt.Sprintf("contend-%d", jobs-1)
+	status, raw := s.executeJob(last, req)
+	if status != "COMPLETED" {
+		t.Fatalf("%s: %s", last, status)
+	}
+	lastToken := decodeResult(t, raw).Token
 	var tokens []int64
-	for i := range jobs {
+	for i := range jobs - 1 {
 		status, raw, closeEvent := s.result(fmt.Sprintf("contend-%d", i))
 		if status != "COMPLETED" {
 			t.Fatalf("contend-%d: %s %s", i, status, closeEvent)
 		}
 		tokens = append(tokens, decodeResult(t, raw).Token)
 	}
+	tokens = append(tokens, lastToken)
 	entries := s.logEntries()
 	order, err := fencedstore.Check(entries)
 	if err != nil {

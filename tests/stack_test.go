@@ -190,6 +190,26 @@ func (s *stack) startJob(id string, req any) {
 		"--workflow-id", id, "--input", string(input), "-o", "json")
 }
 
+// executeJob runs an ExclusiveJob workflow to its end through `temporal
+// workflow execute -o json` and returns its status and result.
+func (s *stack) executeJob(id string, req any) (status string, result json.RawMessage) {
+	s.t.Helper()
+	input, err := json.Marshal(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	out, err := s.temporalErr("workflow", "execute", "--type", "redlease.ExclusiveJob", "--task-queue", s.queue,
+		"--workflow-id", id, "--input", string(input), "-o", "json")
+	var r struct {
+		Status string          `json:"status"`
+		Result json.RawMessage `json:"result"`
+	}
+	if jerr := json.Unmarshal(out, &r); jerr != nil {
+		s.t.Fatalf("workflow execute %s: %v / %v: %s", id, err, jerr, out)
+	}
+	return r.Status, r.Result
+}
+
 // result waits for a workflow through `temporal workflow result` and
 // returns its status (COMPLETED, FAILED, CANCELED, ...), its result, and
 // its close event (which carries any failure).
