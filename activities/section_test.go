@@ -99,6 +99,22 @@ func resumeStep(acts *activities.Activities) func(ctx context.Context, info acti
 	}
 }
 
+// runResumeStep runs resumeStep in env and returns where it resumed.
+func runResumeStep(t *testing.T, env *testsuite.TestActivityEnvironment, acts *activities.Activities, info activities.LeaseInfo) int {
+	t.Helper()
+	step := resumeStep(acts)
+	env.RegisterActivity(step)
+	val, err := env.ExecuteActivity(step, info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resumedAt int
+	if err := val.Get(&resumedAt); err != nil {
+		t.Fatal(err)
+	}
+	return resumedAt
+}
+
 func heldInfo(resource, holder string) activities.LeaseInfo {
 	// A non-empty Owner makes Run take the lease over for holder.
 	return activities.LeaseInfo{Resource: resource, Holder: holder, Owner: holder + "#earlier", TTL: 10 * time.Second}
@@ -110,15 +126,8 @@ func heldInfo(resource, holder string) activities.LeaseInfo {
 func TestRunResumesAndCarriesProgressForward(t *testing.T) {
 	acts, _, _ := newLeases(t, 3)
 	env, hbs := sectionEnv(details{activities.Heartbeat{Resource: "printer", Token: 5, HasProgress: true}, 7})
-	step := resumeStep(acts)
-	env.RegisterActivity(step)
-	val, err := env.ExecuteActivity(step, heldInfo("printer", "wf/1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var resumedAt int
-	if err := val.Get(&resumedAt); err != nil || resumedAt != 7 {
-		t.Fatalf("section resumed at %d (%v), want 7", resumedAt, err)
+	if at := runResumeStep(t, env, acts, heldInfo("printer", "wf/1")); at != 7 {
+		t.Fatalf("section resumed at %d, want 7", at)
 	}
 	var hb activities.Heartbeat
 	var carried int
@@ -150,15 +159,8 @@ func TestRunResumesWithAConverterWithoutRawValues(t *testing.T) {
 	acts, _, _ := newLeases(t, 3)
 	env, hbs := sectionEnv(details{activities.Heartbeat{Resource: "printer", Token: 5, HasProgress: true}, 7})
 	env.SetDataConverter(noRawValues{pairConverter{converter.GetDefaultDataConverter()}})
-	step := resumeStep(acts)
-	env.RegisterActivity(step)
-	val, err := env.ExecuteActivity(step, heldInfo("printer", "wf/1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var resumedAt int
-	if err := val.Get(&resumedAt); err != nil || resumedAt != 7 {
-		t.Fatalf("section resumed at %d (%v), want 7", resumedAt, err)
+	if at := runResumeStep(t, env, acts, heldInfo("printer", "wf/1")); at != 7 {
+		t.Fatalf("section resumed at %d, want 7", at)
 	}
 	var hb activities.Heartbeat
 	if err := hbs.first(t).Get(&hb); err != nil || hb.HasProgress {
@@ -247,15 +249,8 @@ func TestLastProgressIsFalseWithoutProgress(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			env, _ := sectionEnv(prev)
-			step := resumeStep(acts)
-			env.RegisterActivity(step)
-			val, err := env.ExecuteActivity(step, heldInfo("printer-"+name, "wf/1"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var resumedAt int
-			if err := val.Get(&resumedAt); err != nil || resumedAt != -1 {
-				t.Fatalf("section resumed at %d (%v), want -1 (no progress)", resumedAt, err)
+			if at := runResumeStep(t, env, acts, heldInfo("printer-"+name, "wf/1")); at != -1 {
+				t.Fatalf("section resumed at %d, want -1 (no progress)", at)
 			}
 		})
 	}
