@@ -112,12 +112,7 @@ func acquireHeartbeating(ctx context.Context, client *lease.Client, resource, ho
 		case !deadline.IsZero() && !time.Now().Before(deadline):
 			return nil, temporalNotAcquired(resource, wait, err)
 		}
-		waiting := waitingProgress{Waiting: resource, Attempts: attempt, HasProgress: progress != nil}
-		if progress == nil {
-			activity.RecordHeartbeat(ctx, waiting)
-		} else {
-			activity.RecordHeartbeat(ctx, waiting, progress)
-		}
+		recordHeartbeat(ctx, waitingProgress{Waiting: resource, Attempts: attempt, HasProgress: progress != nil}, progress)
 	}
 }
 

@@ -174,15 +174,21 @@ func Run[T any](ctx context.Context, a *Activities, info LeaseInfo, fn func(ctx 
 	}
 }
 
-// heartbeat records hb, and progress when there is some: a retried attempt
-// then finds no progress rather than a null one.
+// heartbeat records hb, and progress when there is some.
 func heartbeat(ctx context.Context, hb Heartbeat, progress any) {
 	hb.HasProgress = progress != nil
+	recordHeartbeat(ctx, hb, progress)
+}
+
+// recordHeartbeat records first, then progress as the second detail when
+// there is some: a retried attempt then finds no progress rather than a
+// null one.
+func recordHeartbeat(ctx context.Context, first, progress any) {
 	if progress == nil {
-		activity.RecordHeartbeat(ctx, hb)
+		activity.RecordHeartbeat(ctx, first)
 		return
 	}
-	activity.RecordHeartbeat(ctx, hb, progress)
+	activity.RecordHeartbeat(ctx, first, progress)
 }
 
 // takeOver gets the lease for this attempt: a takeover of the holder's own
