@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -54,11 +55,10 @@ func (c *Client) Acquire(ctx context.Context, resource string, opts ...AcquireOp
 	if err != nil {
 		return nil, err
 	}
-	owner := newOwner(ac.holder, ac.epoch)
 	if ac.wait == 0 {
-		return c.tryAcquire(ctx, resource, owner, ac, &stats)
+		return c.tryAcquire(ctx, resource, newOwner(ac.holder, ac.epoch), ac, &stats)
 	}
-	return c.waitAcquire(ctx, resource, owner, ac, &stats)
+	return c.waitAcquire(ctx, resource, ac, &stats)
 }
 
 // acquireStats counts what an Acquire call did, for its span.
@@ -94,16 +94,18 @@ func (c *Client) acquireConfig(resource string, opts []AcquireOption) (acquireCo
 // waitAcquire retries tryAcquire while the lock is held by others, until
 // the wait budget or ctx runs out. It tries again as soon as a release of
 // the resource is announced, else after the backoff delay (or the holder's
-// remaining TTL, when shorter). The owner value stays the same across
-// attempts, so an attempt that succeeded on a node is simply refreshed.
-func (c *Client) waitAcquire(ctx context.Context, resource, owner string, ac acquireConfig, stats *acquireStats) (*Lease, error) {
+// remaining TTL or guard, when shorter). Every attempt has its own owner
+// value: an undo of a failed attempt that reaches a node late (after a
+// timed-out batch, on a new connection) can then only delete that
+// attempt's lock, never the lock of a later attempt that succeeded.
+func (c *Client) waitAcquire(ctx context.Context, resource string, ac acquireConfig, stats *acquireStats) (*Lease, error) {
 	wake, unwatch := c.waker.watch(c.nodes, keysFor(resource).channel)
 	defer unwatch()
 	deadline := time.Now().Add(ac.wait)
 	policy := c.cfg.newBackOff()
 	policy.Reset()
 	for {
-		l, err := c.tryAcquire(ctx, resource, owner, ac, stats)
+		l, err := c.tryAcquire(ctx, resource, newOwner(ac.holder, ac.epoch), ac, stats)
 		var notAcquired *NotAcquiredError
 		if err == nil || !errors.As(err, &notAcquired) {
 			return l, err
@@ -150,18 +152,27 @@ func (c *Client) tryAcquire(ctx context.Context, resource, owner string, ac acqu
 		taken   = make([]bool, n) // answered "held by another": nothing to undo there
 		failed  []*NodeError
 	)
-	acquireOp := &op{script: acquireScript, keys: []string{k.lock, k.fence}, args: []any{owner, ac.ttl.Milliseconds(), holderPrefix(ac.holder), string(ac.epoch), takeover, fenceFloor(time.Now())}, decode: decodeInt64Slice}
-	start := time.Now()
+	acquireOp := &op{
+		script: acquireScript,
+		keys:   []string{k.lock, k.fence, nodeKey},
+		args: []any{owner, ac.ttl.Milliseconds(), holderPrefix(ac.holder), string(ac.epoch), takeover, fenceFloor(time.Now()),
+			c.cfg.guard.Milliseconds(), c.cfg.guardWindow().Milliseconds()},
+		decode: decodeInt64Slice,
+	}
+	start := c.cfg.clock.now()
 	err = c.round(ctx, ctx, c.allNodes(), acquireOp, func(r reply) bool {
 		v, _ := r.val.([]int64)
 		switch {
-		case r.err != nil && strings.Contains(r.err.Error(), "redlease: fence counter exhausted"):
-			failed = append(failed, c.nodeError(reply{node: r.node, err: ErrFenceExhausted}))
 		case r.err != nil:
-			failed = append(failed, c.nodeError(r))
+			failed = append(failed, c.acquireNodeError(r))
 		case len(v) == 2 && v[0] == 1:
 			granted = append(granted, r.node)
 			fences[r.node] = v[1]
+		case len(v) == 2 && v[0] == 2:
+			ne := c.nodeError(reply{node: r.node, err: ErrNodeGuarded})
+			ne.GuardedUntil = time.Now().Add(time.Duration(v[1]) * time.Millisecond)
+			c.obs.guarded(ctx, r.node, time.Duration(v[1])*time.Millisecond)
+			failed = append(failed, ne)
 		case len(v) == 2:
 			contended = true
 			taken[r.node] = true
@@ -200,12 +211,12 @@ func (c *Client) tryAcquire(ctx context.Context, resource, owner string, ac acqu
 		return nil, err
 	}
 
-	validUntil := start.Add(ac.ttl - c.cfg.drift(ac.ttl))
-	if !time.Now().Before(validUntil) {
+	validUntil := start.add(ac.ttl - c.cfg.drift(ac.ttl))
+	if !validUntil.after(c.cfg.clock.now()) {
 		c.undoAcquire(ctx, k, owner, taken)
 		return nil, c.notAcquired(resource, len(granted), failed, true)
 	}
-	l = newLease(c, k, owner, ac.holder, token, ac.ttl, start, validUntil)
+	l = newLease(c, k, owner, ac.holder, token, ac.ttl, start.mono, validUntil)
 	if ac.keepAlive >= 0 {
 		if err := l.KeepAlive(ac.keepAlive); err != nil {
 			_ = l.Release(context.WithoutCancel(ctx))
@@ -292,7 +303,7 @@ func (c *Client) undoAcquire(ctx context.Context, k keys, owner string, taken []
 		}
 	}
 	detached := context.WithoutCancel(ctx)
-	_ = c.round(detached, detached, targets, releaseOp(k, owner, "", false), func(reply) bool { return false })
+	_ = c.round(detached, detached, targets, releaseOp(k, owner, "", false, 0), func(reply) bool { return false })
 }
 
 func (c *Client) notAcquired(resource string, acquired int, failed []*NodeError, validityElapsed bool) *NotAcquiredError {
@@ -304,11 +315,30 @@ func (c *Client) notAcquired(resource string, acquired int, failed []*NodeError,
 		Nodes:           sortNodes(failed),
 	}
 	for _, ne := range failed {
-		if ne.TTL > 0 && (e.RetryAfter == 0 || ne.TTL < e.RetryAfter) {
-			e.RetryAfter = ne.TTL
+		wait := ne.TTL
+		if errors.Is(ne.Err, ErrNodeGuarded) {
+			wait = max(time.Until(ne.GuardedUntil), time.Millisecond)
+		}
+		if wait > 0 && (e.RetryAfter == 0 || wait < e.RetryAfter) {
+			e.RetryAfter = wait
 		}
 	}
 	return e
+}
+
+// acquireNodeError reads the errors the acquire script raises.
+func (c *Client) acquireNodeError(r reply) *NodeError {
+	msg := r.err.Error()
+	switch {
+	case strings.Contains(msg, "redlease: fence counter exhausted"):
+		return c.nodeError(reply{node: r.node, err: ErrFenceExhausted})
+	case strings.Contains(msg, "redlease: guard "):
+		ne := c.nodeError(reply{node: r.node, err: ErrGuardMismatch})
+		ms, _ := strconv.ParseInt(strings.TrimSpace(msg[strings.Index(msg, "redlease: guard ")+len("redlease: guard "):]), 10, 64)
+		ne.Guard = time.Duration(ms) * time.Millisecond
+		return ne
+	}
+	return c.nodeError(r)
 }
 
 func sortNodes(nodes []*NodeError) []*NodeError {

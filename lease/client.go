@@ -85,11 +85,17 @@ func (c *Client) Quorum() int { return c.quorum }
 // Nodes is the number of nodes N.
 func (c *Client) Nodes() int { return len(c.nodes) }
 
-// Close stops new operations (they return ErrClosed), waits for the
-// batches being sent to finish (at most the node timeout, or the node
+// Close stops new operations (they return ErrClosed, and a Release called
+// after Close sends nothing: its locks expire by their TTL). It waits for
+// the batches being sent to finish, then sends the releases already queued
+// (Release, ReleaseOwner, ReleaseHolder and the undo of a failed
+// acquisition that were called before Close) as one last batch per node,
+// and answers the other queued requests (acquisitions, extensions) with
+// ErrClosed. Each of those waits is bounded by the node timeout (or the node
 // client's own read timeout when it was not created with
-// ContextTimeoutEnabled), answers queued requests with ErrClosed, and
-// closes the Pub/Sub connections that wake waiters. It stops the
+// ContextTimeoutEnabled). Then it closes the Pub/Sub connections that wake
+// waiters, waiting at most one subscription change per node, itself
+// bounded (see waker.close). It stops the
 // goroutines the Client owns: one dispatcher per node, and the waker's.
 // The node clients stay open. Close is idempotent.
 func (c *Client) Close() error {

@@ -25,13 +25,24 @@ type op struct {
 	keys   []string
 	args   []any
 	decode func(*redis.Cmd) (any, error)
+	// final marks a release: Close still sends it when it is queued, so a
+	// lock is not left behind for its TTL (see dispatcher.close).
+	final bool
 }
 
 // dispatcher owns the requests to one node. It sends whatever is queued as
-// one pipeline, waits for the replies, then sends the next batch, so
-// requests reach a node in the order they were queued: a release can never
-// overtake the acquisition or extension before it on the same node. Many
-// concurrent operations share one round trip per batch.
+// one pipeline, waits for the replies, then sends the next batch, so that
+// on one connection requests reach a node in the order they were queued.
+// Many concurrent operations share one round trip per batch.
+//
+// The order holds only while batches share a connection. When a batch
+// times out, go-redis drops its connection and the next batch goes out on
+// another one while the old packets may still be in flight, so a later
+// request can overtake an earlier one. The protocol does not depend on the
+// order for safety: every acquisition attempt has its own owner value, so
+// an undo or release that arrives early deletes nothing of anyone else's,
+// and the acquisition it overtook leaves a lock that nobody extends, which
+// blocks that node until its TTL ends.
 type dispatcher struct {
 	node  Node
 	index int
@@ -71,18 +82,17 @@ func (d *dispatcher) run() {
 	for {
 		select {
 		case <-d.stop:
-			d.mu.Lock()
-			d.stopped = true
-			rest := d.pending
-			d.pending = nil
-			d.mu.Unlock()
-			for _, r := range rest {
-				r.replies <- reply{node: r.node, err: ErrClosed}
-			}
+			d.drain()
 			return
 		case <-d.kick:
 		}
 		for {
+			select {
+			case <-d.stop:
+				d.drain()
+				return
+			default:
+			}
 			d.mu.Lock()
 			batch := d.pending
 			d.pending = nil
@@ -95,8 +105,31 @@ func (d *dispatcher) run() {
 	}
 }
 
-// close stops the dispatcher after its current batch and answers what is
-// still queued with ErrClosed.
+// drain runs at close: it stops queueing, answers queued acquisitions and
+// extensions with ErrClosed, and sends the queued releases (and undos of
+// failed acquisitions) as one last batch, bounded by their node timeout,
+// so that Close does not leave those locks behind for their TTL.
+func (d *dispatcher) drain() {
+	d.mu.Lock()
+	d.stopped = true
+	rest := d.pending
+	d.pending = nil
+	d.mu.Unlock()
+	var releases []*request
+	for _, r := range rest {
+		if r.op.final {
+			releases = append(releases, r)
+		} else {
+			r.replies <- reply{node: r.node, err: ErrClosed}
+		}
+	}
+	if len(releases) > 0 {
+		d.send(releases)
+	}
+}
+
+// close stops the dispatcher after its current batch and the queued
+// releases, and answers the rest with ErrClosed.
 func (d *dispatcher) close() {
 	close(d.stop)
 	<-d.done

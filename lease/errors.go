@@ -47,6 +47,19 @@ var (
 	// with the counter gets there; delete the fence key only once no holder
 	// of the resource is left, or use another resource name.
 	ErrFenceExhausted = errors.New("fence counter exhausted")
+	// ErrNodeGuarded is a per-node outcome of an acquisition: the node lost
+	// its data (or is new and was not initialised with InitNode) and grants
+	// no lock until its restart guard ends; NodeError.GuardedUntil says when.
+	// Extensions, healing and releases still work there.
+	ErrNodeGuarded = errors.New("guarded after losing its data")
+	// ErrGuardMismatch is a per-node outcome of an acquisition: the node
+	// records a longer restart guard than this client's (another client of
+	// the same nodes uses longer TTLs); NodeError.Guard is the node's. Give
+	// every client the same WithRestartGuard.
+	ErrGuardMismatch = errors.New("restart guard shorter than the node's")
+	// ErrTTLAboveGuard: a TTL longer than the restart guard was asked for
+	// (see WithRestartGuard). It comes wrapped in an *InvalidInputError.
+	ErrTTLAboveGuard = errors.New("ttl longer than the restart guard")
 )
 
 // NodeError is the outcome of one node that did not succeed.
@@ -56,7 +69,13 @@ type NodeError struct {
 	// TTL is the remaining time to live of another owner's lock on this node,
 	// set when Err is ErrTaken and the key has an expiry.
 	TTL time.Duration
-	Err error
+	// GuardedUntil is when the node's restart guard ends, on this process's
+	// clock, when Err is ErrNodeGuarded.
+	GuardedUntil time.Time
+	// Guard is the restart guard the node requires, when Err is
+	// ErrGuardMismatch.
+	Guard time.Duration
+	Err   error
 }
 
 func (e *NodeError) Error() string {
@@ -64,8 +83,13 @@ func (e *NodeError) Error() string {
 	if name == "" {
 		name = fmt.Sprintf("#%d", e.Node)
 	}
-	if errors.Is(e.Err, ErrTaken) && e.TTL > 0 {
+	switch {
+	case errors.Is(e.Err, ErrTaken) && e.TTL > 0:
 		return fmt.Sprintf("node %s: %v (ttl %v)", name, e.Err, e.TTL)
+	case errors.Is(e.Err, ErrNodeGuarded) && !e.GuardedUntil.IsZero():
+		return fmt.Sprintf("node %s: %v (grants again in %v)", name, e.Err, time.Until(e.GuardedUntil).Round(time.Millisecond))
+	case errors.Is(e.Err, ErrGuardMismatch):
+		return fmt.Sprintf("node %s: %v (node requires %v; set WithRestartGuard)", name, e.Err, e.Guard)
 	}
 	return fmt.Sprintf("node %s: %v", name, e.Err)
 }
@@ -81,8 +105,10 @@ type NotAcquiredError struct {
 	// ValidityElapsed is true when a quorum granted the lock but the round
 	// took so long that no validity was left.
 	ValidityElapsed bool
-	// RetryAfter is the shortest remaining TTL among nodes held by another
-	// owner: a hint for when the lock may be free. Zero when unknown.
+	// RetryAfter is the shortest time after which a node that refused may
+	// grant: the remaining TTL of another owner's lock, or what is left of
+	// a node's restart guard. A hint for when to try again; zero when
+	// unknown.
 	RetryAfter time.Duration
 	Nodes      []*NodeError // nodes that did not grant the lock
 }
@@ -96,7 +122,7 @@ func (e *NotAcquiredError) Error() string {
 		fmt.Fprintf(&b, "%d of %d needed nodes", e.Acquired, e.Quorum)
 	}
 	if e.RetryAfter > 0 {
-		fmt.Fprintf(&b, ", held for another %v", e.RetryAfter)
+		fmt.Fprintf(&b, ", retry in %v", e.RetryAfter)
 	}
 	writeNodes(&b, e.Nodes)
 	return b.String()
@@ -135,10 +161,12 @@ func (e *QuorumError) Is(target error) bool {
 }
 
 // InvalidInputError names the argument or option that was rejected.
-// errors.Is(err, ErrInvalidInput) holds for it.
+// errors.Is(err, ErrInvalidInput) holds for it, and errors.Is(err, Err)
+// when Err is set (ErrTTLAboveGuard).
 type InvalidInputError struct {
 	Field  string
 	Reason string
+	Err    error
 }
 
 func (e *InvalidInputError) Error() string {
@@ -147,6 +175,9 @@ func (e *InvalidInputError) Error() string {
 
 // Is reports ErrInvalidInput.
 func (e *InvalidInputError) Is(target error) bool { return target == ErrInvalidInput }
+
+// Unwrap returns the specific cause, if any.
+func (e *InvalidInputError) Unwrap() error { return e.Err }
 
 func invalid(field, format string, args ...any) error {
 	return &InvalidInputError{Field: field, Reason: fmt.Sprintf(format, args...)}

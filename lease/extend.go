@@ -7,16 +7,23 @@ import (
 	"time"
 )
 
-// Extend resets the lease's TTL on the nodes: compare-and-PEXPIRE, and on a
-// node that lost the key (restart, eviction) the key is set again only if
-// nobody acquired that node since this lease did. It succeeds when a quorum
-// confirms before the current validity ends; ValidUntil then moves to the
-// start of this call + TTL − drift. The fencing token does not change.
+// Extend resets the lease's TTL on the nodes: compare-and-PEXPIRE. On a
+// node that lost the key with its data (a restart without persistence), or
+// that was behind when the lease was acquired, the key is set again
+// (healed) only if the node's fence counter never reached this lease's
+// token, so nobody acquired there since; a lock released there (by
+// Release, ReleaseOwner, ReleaseHolder) or expired there is never put back.
+// It succeeds when a quorum confirms before the validity ends (the latest
+// deadline, also one a concurrent Extend set meanwhile); ValidUntil then
+// moves to the start of this call + TTL − drift, unless it is later
+// already. The fencing token does not change.
 //
 // Errors:
 //   - ErrLost: validity had already ended, the confirmations came too late,
-//     or a majority of nodes hold the lock for someone else. The lease is
-//     over; Valid reports false from now on.
+//     or a majority of nodes no longer hold the lock for this owner
+//     (released elsewhere, expired, or taken). The lease is over; Valid
+//     reports false from now on, and a release of this owner's value is
+//     sent to every node so no healed copy is left behind.
 //   - *QuorumError (ErrNotExtended): too few nodes answered in time. The
 //     lease is still valid until the unchanged ValidUntil; try again.
 //   - ErrReleased: Release was called.
@@ -42,11 +49,12 @@ func (l *Lease) Extend(ctx context.Context) (err error) {
 			AttrValidity.Int64(time.Until(l.ValidUntil()).Milliseconds()))
 	}()
 
+	now := c.cfg.clock.now()
 	l.mu.Lock()
 	released, ended, validUntil := l.released, l.ended, l.validUntil
 	lost := ended == ErrLost
 	l.mu.Unlock()
-	start := time.Now()
+	start := now
 	switch {
 	case ctx.Err() != nil:
 		return errors.Join(ErrNotExtended, ctx.Err())
@@ -56,9 +64,9 @@ func (l *Lease) Extend(ctx context.Context) (err error) {
 		return fmt.Errorf("%w: %q", ErrLost, l.resource)
 	case ended == ErrDetached:
 		return ErrDetached
-	case !start.Before(validUntil):
-		l.markLost()
-		return fmt.Errorf("%w: %q: validity ended %v ago", ErrLost, l.resource, start.Sub(validUntil))
+	case !validUntil.after(start):
+		l.lose()
+		return fmt.Errorf("%w: %q: validity ended %v ago", ErrLost, l.resource, -validUntil.until(start))
 	}
 
 	n := len(c.nodes)
@@ -79,7 +87,7 @@ func (l *Lease) Extend(ctx context.Context) (err error) {
 		}
 		return confirmed >= c.quorum || len(failed) > n-c.quorum
 	})
-	if err == nil && confirmed < c.quorum {
+	if err == nil && confirmed < c.quorum && refused <= n-c.quorum {
 		err = ctx.Err() // the nodes failed because ctx ended
 	}
 	if err != nil {
@@ -88,19 +96,24 @@ func (l *Lease) Extend(ctx context.Context) (err error) {
 		}
 		return errors.Join(ErrNotExtended, err)
 	}
-	now := time.Now()
+	// The deadline that counts is the latest one: a concurrent Extend may
+	// have moved it while this one was under way.
+	now = c.cfg.clock.now()
+	l.mu.Lock()
+	validUntil = laterInstant(now, validUntil, l.validUntil)
+	l.mu.Unlock()
 	switch {
-	case confirmed >= c.quorum && now.Before(validUntil):
-		if !l.extended(start.Add(l.ttl - c.cfg.drift(l.ttl))) {
+	case confirmed >= c.quorum && validUntil.after(now):
+		if !l.extended(start.add(l.ttl - c.cfg.drift(l.ttl))) {
 			return fmt.Errorf("%w: %q: validity ended while extending", ErrLost, l.resource)
 		}
 		return nil
 	case confirmed >= c.quorum:
-		l.markLost()
-		return fmt.Errorf("%w: %q: quorum confirmed %v after validity ended", ErrLost, l.resource, now.Sub(validUntil))
+		l.lose()
+		return fmt.Errorf("%w: %q: quorum confirmed %v after validity ended", ErrLost, l.resource, -validUntil.until(now))
 	case refused > n-c.quorum:
-		l.markLost()
-		return fmt.Errorf("%w: %q: %d of %d nodes hold it for another owner", ErrLost, l.resource, refused, n)
+		l.lose()
+		return fmt.Errorf("%w: %q: %d of %d nodes no longer hold it for this owner (released, expired or taken)", ErrLost, l.resource, refused, n)
 	}
 	return &QuorumError{Op: opExtend, Resource: l.resource, Quorum: c.quorum, Confirmed: confirmed, Nodes: sortNodes(failed)}
 }

@@ -301,7 +301,8 @@ func TestEpochsAndTombstonesRefuseLateAttempts(t *testing.T) {
 // consists only of nodes that lost their counters (restarted empty): the
 // counters never fall below the acquiring process's clock in microseconds.
 func TestTokensIncreaseAfterAMajorityLostItsCounters(t *testing.T) {
-	c, cluster := newClient(t, 5)
+	// The restarted nodes sit out their restart guard first: a short one.
+	c, cluster := newClient(t, 5, lease.WithTTL(800*time.Millisecond), lease.WithRestartGuard(time.Second))
 	ctx := context.Background()
 	first := mustAcquire(t, c, "ledger")
 	if err := first.Release(ctx); err != nil {

@@ -32,8 +32,10 @@ type keeper struct {
 // extension in flight. An idle keeper is a timer, not a goroutine.
 //
 // The interval must be positive (or 0) and shorter than TTL minus the drift
-// allowance and a node timeout, else the lease would expire between two
-// extensions. KeepAlive returns ErrKeeperRunning if a keeper runs already,
+// allowance and two node timeouts: an extension may take up to one node
+// timeout, and the next one must start with more than one node timeout of
+// validity left. The keeper also never sleeps past that point: after a
+// slow extension it extends early rather than late. KeepAlive returns ErrKeeperRunning if a keeper runs already,
 // ErrReleased or the lease's end cause if it ended.
 func (l *Lease) KeepAlive(interval time.Duration) error {
 	if interval == 0 {
@@ -62,8 +64,8 @@ func (l *Lease) KeepAlive(interval time.Duration) error {
 }
 
 func checkKeepAlive(interval, ttl time.Duration, cfg config) error {
-	if limit := ttl - cfg.drift(ttl) - cfg.nodeTimeout; interval <= 0 || interval >= limit {
-		return invalid("keep-alive interval", "%v must be positive and below %v (TTL − drift − node timeout)", interval, limit)
+	if limit := ttl - cfg.drift(ttl) - 2*cfg.nodeTimeout; interval <= 0 || interval >= limit {
+		return invalid("keep-alive interval", "%v must be positive and below %v (TTL − drift − 2 × node timeout)", interval, limit)
 	}
 	return nil
 }
@@ -94,17 +96,19 @@ func (l *Lease) keepTick(k *keeper) {
 // keeper is done (the lease ended or is declared lost).
 func (l *Lease) keepOnce(k *keeper) (next time.Duration, again bool) {
 	nodeTimeout := l.client.cfg.nodeTimeout
-	deadline := l.ValidUntil()
-	if time.Until(deadline) <= nodeTimeout {
+	left := l.validityLeft()
+	if left <= nodeTimeout {
 		l.markLost()
 		return 0, false
 	}
-	ctx, cancel := context.WithDeadline(k.ctx, deadline)
+	ctx, cancel := context.WithTimeout(k.ctx, left)
 	err := l.Extend(ctx)
 	cancel()
 	switch {
 	case err == nil:
-		return k.interval, true
+		// Wake with more than a node timeout of validity left, whatever
+		// the extension cost: a quarter of a node timeout to spare.
+		return min(k.interval, l.validityLeft()-nodeTimeout-nodeTimeout/4), true
 	case k.ctx.Err() != nil, errors.Is(err, ErrReleased), errors.Is(err, ErrDetached):
 		return 0, false
 	case errors.Is(err, ErrLost), errors.Is(err, ErrClosed):
@@ -112,7 +116,7 @@ func (l *Lease) keepOnce(k *keeper) (next time.Duration, again bool) {
 		return 0, false
 	}
 	// No quorum this time: try again while validity lasts.
-	return min(k.interval/4, time.Until(l.ValidUntil())-nodeTimeout), true
+	return min(k.interval/4, l.validityLeft()-nodeTimeout-nodeTimeout/4), true
 }
 
 // halt stops the timer without waiting; safe from the keeper's own callback.
@@ -136,4 +140,13 @@ func (l *Lease) stopKeeper() {
 	k.halt()
 	k.cancel()
 	k.running.Wait()
+}
+
+// validityLeft is the time left before the validity deadline, on the
+// clocks that validity is measured on.
+func (l *Lease) validityLeft() time.Duration {
+	now := l.client.cfg.clock.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.validUntil.until(now)
 }

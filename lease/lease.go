@@ -27,7 +27,7 @@ type Lease struct {
 	acquiredAt time.Time
 
 	mu         sync.Mutex
-	validUntil time.Time // monotonic
+	validUntil instant // on both clocks: see clock
 	released   bool      // Release was called
 	// ended is why the lease ended (ErrLost or ErrReleased), nil while it
 	// lives; done is closed and cancels are called when it is set.
@@ -62,19 +62,33 @@ func (l *Lease) Holder() string { return l.holder }
 // TTL is the time to live each acquisition or extension sets on the nodes.
 func (l *Lease) TTL() time.Duration { return l.ttl }
 
-// ValidUntil is the instant (on this process's monotonic clock) until which
-// the lease is known valid: the start of the last successful acquisition or
-// extension, plus TTL, minus the drift allowance.
+// ValidUntil is the instant until which the lease is known valid: the
+// start of the last successful acquisition or extension, plus TTL, minus
+// the drift allowance. Validity is measured on a clock that keeps counting
+// while the machine is suspended (CLOCK_BOOTTIME on Linux, the wall clock
+// elsewhere) as well as on the monotonic clock; the time returned is now
+// plus the smaller of the two clocks' time left, so after a suspend it
+// lies in the past.
 func (l *Lease) ValidUntil() time.Time {
+	now := l.client.cfg.clock.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.validUntil
+	return now.mono.Add(l.validUntil.until(now))
 }
 
-// Valid reports whether now is before ValidUntil and the lease was neither
-// released nor found lost. A true answer can be stale by the time it is used.
+// Valid reports whether the validity deadline has not passed, on both
+// clocks, and the lease was neither released nor found lost. A lease whose
+// deadline has passed ends as lost here (Done closes), also when the timer
+// that watches the deadline has not fired yet, as after a suspend. A true
+// answer can be stale by the time it is used.
 func (l *Lease) Valid() bool {
+	now := l.client.cfg.clock.now()
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	return !l.released && l.ended == nil && time.Now().Before(l.validUntil)
+	valid := !l.released && l.ended == nil && l.validUntil.after(now)
+	expired := l.ended == nil && !l.validUntil.after(now)
+	l.mu.Unlock()
+	if expired {
+		l.markLost()
+	}
+	return valid
 }

@@ -5,7 +5,12 @@ import (
 	"time"
 )
 
-func newLease(c *Client, k keys, owner, holder string, token int64, ttl time.Duration, acquiredAt, validUntil time.Time) *Lease {
+// watchdogPoll bounds the watchdog's sleep: a timer runs on the monotonic
+// clock, which stops during a suspend, so after a resume the watchdog
+// notices a passed deadline within this much.
+const watchdogPoll = time.Second
+
+func newLease(c *Client, k keys, owner, holder string, token int64, ttl time.Duration, acquiredAt time.Time, validUntil instant) *Lease {
 	l := &Lease{
 		acquiredAt: acquiredAt,
 		client:     c,
@@ -19,7 +24,7 @@ func newLease(c *Client, k keys, owner, holder string, token int64, ttl time.Dur
 		done:       make(chan struct{}),
 	}
 	l.mu.Lock() // the watchdog may fire before the assignment completes
-	l.watchdog = time.AfterFunc(time.Until(validUntil), l.checkExpired)
+	l.watchdog = time.AfterFunc(min(validUntil.until(c.cfg.clock.now()), watchdogPoll), l.checkExpired)
 	l.mu.Unlock()
 	return l
 }
@@ -29,7 +34,9 @@ func newLease(c *Client, k keys, owner, holder string, token int64, ttl time.Dur
 // released. Err says why. A lease nobody extends is closed by a timer at its
 // validity deadline (plus the timer's scheduling delay, which the drift
 // allowance in the validity covers); the keeper closes it a node timeout
-// before the deadline.
+// before the deadline. While the machine is suspended nothing runs; after
+// a resume past the deadline, Done closes within a second (watchdogPoll),
+// or at once when Valid, Extend or the keeper looks first.
 func (l *Lease) Done() <-chan struct{} { return l.done }
 
 // Err is nil while the lease lives, then ErrLost, ErrReleased or
@@ -95,6 +102,14 @@ func (l *Lease) end(cause error) {
 
 func (l *Lease) markLost() { l.end(ErrLost) }
 
+// lose ends the lease as lost after an extension found it no longer held by
+// a quorum, and sends a release of its owner value to every node without
+// waiting, so that no copy it healed or refreshed is left blocking them.
+func (l *Lease) lose() {
+	l.markLost()
+	l.client.send(releaseOp(l.keys, l.owner, "", true, l.token))
+}
+
 // Detach stops tracking the lease in this process without releasing it:
 // the keeper stops, Done closes and Err reports ErrDetached (unless the
 // lease ended before). The lock stays on the nodes until its TTL runs out,
@@ -109,10 +124,11 @@ func (l *Lease) Detach() {
 // checkExpired runs when the watchdog fires: the lease is lost unless an
 // extension moved its deadline in the meantime.
 func (l *Lease) checkExpired() {
+	now := l.client.cfg.clock.now()
 	l.mu.Lock()
-	remaining := time.Until(l.validUntil)
+	remaining := l.validUntil.until(now)
 	if remaining > 0 && l.ended == nil {
-		l.watchdog.Reset(remaining)
+		l.watchdog.Reset(min(remaining, watchdogPoll))
 		l.mu.Unlock()
 		return
 	}
@@ -122,15 +138,16 @@ func (l *Lease) checkExpired() {
 
 // extended moves the validity deadline to validUntil after a successful
 // extension. It reports false when the lease ended meanwhile.
-func (l *Lease) extended(validUntil time.Time) bool {
+func (l *Lease) extended(validUntil instant) bool {
+	now := l.client.cfg.clock.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.ended != nil {
 		return false
 	}
-	if validUntil.After(l.validUntil) {
+	if validUntil.until(now) > l.validUntil.until(now) {
 		l.validUntil = validUntil
-		l.watchdog.Reset(time.Until(validUntil))
+		l.watchdog.Reset(min(validUntil.until(now), watchdogPoll))
 	}
 	return true
 }

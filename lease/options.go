@@ -1,6 +1,7 @@
 package lease
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -14,6 +15,9 @@ const (
 	DefaultTTL         = 10 * time.Second
 	DefaultDriftFactor = 0.01
 	DefaultNodeTimeout = 50 * time.Millisecond
+	// DefaultRestartGuard is the default restart guard, and so the longest
+	// TTL a lease may have by default (see WithRestartGuard).
+	DefaultRestartGuard = time.Minute
 	// driftFloor is added to ttl·driftFactor: the reference Redlock formula's
 	// 2 ms for process pauses and clock granularity.
 	driftFloor = 2 * time.Millisecond
@@ -28,6 +32,8 @@ type config struct {
 	driftFactor float64
 	nodeTimeout time.Duration
 	newBackOff  func() backoff.BackOff
+	guard       time.Duration
+	clock       clock
 
 	tracerProvider trace.TracerProvider // nil: the global one
 	meterProvider  metric.MeterProvider // nil: the global one
@@ -39,6 +45,8 @@ func defaultConfig() config {
 		driftFactor: DefaultDriftFactor,
 		nodeTimeout: DefaultNodeTimeout,
 		newBackOff:  defaultBackOff,
+		guard:       DefaultRestartGuard,
+		clock:       systemClock{},
 	}
 }
 
@@ -48,7 +56,7 @@ func (c config) drift(ttl time.Duration) time.Duration {
 }
 
 // checkTTL rejects a TTL that could never leave validity after the two
-// rounds of an acquisition.
+// rounds of an acquisition, and one longer than the restart guard.
 func (c config) checkTTL(field string, ttl time.Duration) error {
 	if ttl < time.Millisecond {
 		return invalid(field, "%v is below Redis's 1 ms resolution", ttl)
@@ -56,8 +64,16 @@ func (c config) checkTTL(field string, ttl time.Duration) error {
 	if min := c.drift(ttl) + 2*c.nodeTimeout; ttl <= min {
 		return invalid(field, "%v leaves no validity: it must exceed the drift allowance plus two node timeouts (%v)", ttl, min)
 	}
+	if ttl > c.guard {
+		return &InvalidInputError{Field: field, Reason: fmt.Sprintf("%v is longer than the restart guard (%v): a node restarted empty could grant the lock again while it lives; raise WithRestartGuard on every client of these nodes", ttl, c.guard), Err: ErrTTLAboveGuard}
+	}
 	return nil
 }
+
+// guardWindow is how long a node that lost its data grants nothing: the
+// guard plus its drift allowance, as node clocks may run apart by that
+// much during the guard.
+func (c config) guardWindow() time.Duration { return c.guard + c.drift(c.guard) }
 
 // defaultBackOff is exponential with jitter: 10 ms doubling to 500 ms, ±50%,
 // with no elapsed-time limit of its own (the wait budget and ctx bound it).
@@ -119,6 +135,35 @@ func WithRetryBackOff(newBackOff func() backoff.BackOff) Option {
 			return invalid("retry backoff", "nil function")
 		}
 		c.newBackOff = newBackOff
+		return nil
+	}
+}
+
+// WithRestartGuard sets the restart guard: how long a node that lost its
+// data (a restart without persistence, FLUSHALL, an empty replica
+// promoted, a brand-new node) refuses to grant locks, counted from the
+// first acquisition that reaches it afterwards, plus the drift allowance.
+// It is also the longest TTL a lease may have: Acquire and New refuse a
+// longer one with an *InvalidInputError matching ErrTTLAboveGuard, so
+// every lock a node may have granted before losing its data has expired
+// when the node grants again. Extend, healing and Release keep working on
+// a guarded node; a guarded node answers acquisitions with ErrNodeGuarded.
+//
+// Every client of the same nodes should use the same guard. A node keeps
+// the longest guard it has been asked for and refuses acquisitions from a
+// client with a shorter one (ErrGuardMismatch), since that client's window
+// would not cover the longer leases; a longer guard arriving while a node
+// is guarded lengthens its window. Raise the guard on every client to
+// move to longer TTLs; lowering it needs nodes without leases, re-created.
+//
+// Default: DefaultRestartGuard (1 minute). Must be positive. A node that
+// has never served locks need not sit out the guard: see InitNode.
+func WithRestartGuard(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return invalid("restart guard", "%v is not positive", d)
+		}
+		c.guard = d
 		return nil
 	}
 }

@@ -37,6 +37,12 @@ const (
 	AttrNode      = attribute.Key("redlease.node")      // node index
 	AttrNodeAddr  = attribute.Key("redlease.node.addr") // host:port
 	AttrNodeError = attribute.Key("redlease.node.error")
+	// AttrNodeGuardedUntil is when a guarded node grants again: Unix time in
+	// milliseconds, on a node event whose error is ErrNodeGuarded.
+	AttrNodeGuardedUntil = attribute.Key("redlease.node.guarded_until")
+	// AttrNodeGuard is the restart guard a node requires, in milliseconds,
+	// on a node event whose error is ErrGuardMismatch.
+	AttrNodeGuard = attribute.Key("redlease.node.guard")
 
 	MetricAcquireDuration = "redlease.acquire.duration"    // histogram, s, by outcome
 	MetricAcquireAttempts = "redlease.acquire.attempts"    // counter, by outcome of each attempt
@@ -44,6 +50,13 @@ const (
 	MetricHeldDuration    = "redlease.lease.held.duration" // histogram, s, by how the lease ended (released, lost, detached)
 	MetricExtensions      = "redlease.extend.count"        // counter, by outcome
 	MetricLost            = "redlease.lease.lost"          // counter
+	// MetricNodeGuarded counts acquisition replies from a node in its
+	// restart guard, by node index (redlease.node).
+	MetricNodeGuarded = "redlease.node.guarded"
+	// MetricNodeGuardedUntil is a gauge, by node index: the Unix time (s)
+	// at which the node's restart guard ends, as last reported by the node.
+	// A time in the past means the guard is over.
+	MetricNodeGuardedUntil = "redlease.node.guarded_until"
 )
 
 // Outcomes recorded in AttrOutcome.
@@ -94,6 +107,8 @@ type observer struct {
 	held            metric.Float64Histogram
 	extensions      metric.Int64Counter
 	lost            metric.Int64Counter
+	guardedReplies  metric.Int64Counter
+	guardedUntil    metric.Float64Gauge
 	nodeAttrs       []attribute.KeyValue // redlease.nodes, redlease.quorum
 }
 
@@ -134,6 +149,14 @@ func newObserver(cfg config, nodes, quorum int) (*observer, error) {
 	}
 	if o.lost, err = meter.Int64Counter(MetricLost,
 		metric.WithDescription("Leases that ended lost rather than released")); err != nil {
+		return nil, err
+	}
+	if o.guardedReplies, err = meter.Int64Counter(MetricNodeGuarded,
+		metric.WithDescription("Acquisition replies from a node in its restart guard, by node")); err != nil {
+		return nil, err
+	}
+	if o.guardedUntil, err = meter.Float64Gauge(MetricNodeGuardedUntil, metric.WithUnit("s"),
+		metric.WithDescription("Unix time at which a node's restart guard ends, by node")); err != nil {
 		return nil, err
 	}
 	return o, nil
@@ -178,9 +201,23 @@ func nodeEvents(span trace.Span, nodes []*NodeError) {
 		return
 	}
 	for _, ne := range nodes {
-		span.AddEvent(EventNode, trace.WithAttributes(
-			AttrNode.Int(ne.Node), AttrNodeAddr.String(ne.Addr), AttrNodeError.String(ne.Err.Error())))
+		attrs := []attribute.KeyValue{AttrNode.Int(ne.Node), AttrNodeAddr.String(ne.Addr), AttrNodeError.String(ne.Err.Error())}
+		switch {
+		case !ne.GuardedUntil.IsZero():
+			attrs = append(attrs, AttrNodeGuardedUntil.Int64(ne.GuardedUntil.UnixMilli()))
+		case ne.Guard > 0:
+			attrs = append(attrs, AttrNodeGuard.Int64(ne.Guard.Milliseconds()))
+		}
+		span.AddEvent(EventNode, trace.WithAttributes(attrs...))
 	}
+}
+
+// guarded records a reply from a node in its restart guard, which ends
+// after remaining.
+func (o *observer) guarded(ctx context.Context, node int, remaining time.Duration) {
+	set := metric.WithAttributeSet(attribute.NewSet(AttrNode.Int(node)))
+	o.guardedReplies.Add(ctx, 1, set)
+	o.guardedUntil.Record(ctx, float64(time.Now().Add(remaining).UnixMilli())/1000, set)
 }
 
 func (o *observer) attempt(ctx context.Context, outcome string, contended bool) {

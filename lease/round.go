@@ -75,3 +75,19 @@ func (c *Client) nodeError(r reply) *NodeError {
 }
 
 func (c *Client) allNodes() []int { return c.all }
+
+// send queues o to every node and returns without waiting for the replies
+// (a buffered channel nobody reads takes them). Each request is still
+// bounded by the node timeout. After Close it sends nothing.
+func (c *Client) send(o *op) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.closed {
+		return
+	}
+	replies := make(chan reply, len(c.nodes))
+	deadline := time.Now().Add(c.cfg.nodeTimeout)
+	for _, i := range c.all {
+		c.dispatchers[i].enqueue(&request{ctx: context.Background(), deadline: deadline, op: o, node: i, replies: replies})
+	}
+}

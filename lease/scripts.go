@@ -18,20 +18,28 @@ var (
 	extendSource string
 	//go:embed scripts/release.lua
 	releaseSource string
+	//go:embed scripts/init_node.lua
+	initNodeSource string
 
 	acquireScript    = redis.NewScript(acquireSource)
 	raiseFenceScript = redis.NewScript(raiseFenceSource)
 	extendScript     = redis.NewScript(extendSource)
 	releaseScript    = redis.NewScript(releaseSource)
+	initNodeScript   = redis.NewScript(initNodeSource)
 
-	scriptSources = []string{acquireSource, raiseFenceSource, extendSource, releaseSource}
+	scriptSources = []string{acquireSource, raiseFenceSource, extendSource, releaseSource, initNodeSource}
 )
 
 func decodeInt64(c *redis.Cmd) (any, error)      { return c.Int64() }
 func decodeInt64Slice(c *redis.Cmd) (any, error) { return c.Int64Slice() }
 
-// keys of one resource on every node. All share the hash tag {resource} so a
-// script touches a single slot, also on Redis Cluster.
+// nodeKey is the node-wide key of the restart guard (see acquire.lua and
+// InitNode). Acquisitions touch it besides the resource's keys, so nodes
+// must be standalone servers: on a Redis Cluster the two would sit in
+// different slots.
+const nodeKey = "redlease:node"
+
+// keys of one resource on every node. All share the hash tag {resource}.
 type keys struct {
 	resource, lock, fence, channel string
 }

@@ -19,7 +19,9 @@ type Cluster struct {
 }
 
 // StartNodes starts n redis-server processes under a new temporary
-// directory. The caller must call Close. It returns ErrNoRedisServer when
+// directory and declares each ready with lease.InitNode (they are brand
+// new, so they need not sit out the restart guard). The caller must call
+// Close. It returns ErrNoRedisServer when
 // the binary is missing.
 func StartNodes(ctx context.Context, n int) (*Cluster, error) {
 	if n < 1 {
@@ -44,6 +46,10 @@ func StartNodes(ctx context.Context, n int) (*Cluster, error) {
 			return nil, errors.Join(err, c.Close())
 		}
 		c.Nodes = append(c.Nodes, node)
+		// Brand new, never served a lock: no restart guard to sit out.
+		if _, err := lease.InitNode(ctx, node.Client); err != nil {
+			return nil, errors.Join(fmt.Errorf("leasetest: %w", err), c.Close())
+		}
 	}
 	return c, nil
 }

@@ -138,7 +138,10 @@ func (n *Node) Kill() error {
 }
 
 // Restart kills the node if it runs and starts a fresh, empty one on the
-// same address: what a restart without persistence looks like. Client stays
+// same address: what a restart without persistence looks like. The new
+// process has lost the restart guard's node key too, so it grants no lock
+// until its guard window ends (see lease.WithRestartGuard); a test that
+// means a brand-new node instead may call lease.InitNode on it. Client stays
 // the same; its pool drops the dead connections and dials the new process.
 func (n *Node) Restart(ctx context.Context) error {
 	if err := n.Kill(); err != nil {

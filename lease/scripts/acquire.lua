@@ -2,34 +2,74 @@
 --
 -- KEYS[1]  lock key   redlease:{R}:lock   (owner value, PX ttl)
 -- KEYS[2]  fence key  redlease:{R}:fence  (counter, no TTL)
+-- KEYS[3]  node key   redlease:node       (this node's restart guard, a hash)
 -- ARGV[1]  owner value of the caller: a random nonce, or holder#epoch#nonce
 -- ARGV[2]  ttl in milliseconds
 -- ARGV[3]  the caller's holder prefix "holder#", or "" without a holder
 -- ARGV[4]  the caller's epoch (fixed-width digits; compared as strings)
 -- ARGV[5]  "1" when the caller may take over its own holder's lock
 -- ARGV[6]  fence floor: the caller's clock in microseconds (0 for none)
+-- ARGV[7]  the caller's restart guard in milliseconds (its longest TTL)
+-- ARGV[8]  the guard window in milliseconds: the guard plus its drift allowance
 --
--- A value holder#epoch# (empty nonce) is a release tombstone: free for
--- other holders, and for the same holder from a later epoch only, so a
--- stale attempt delivered after the release cannot run again.
---
--- The fence counter only grows: a new holder's counter is
--- max(counter + 1, floor). Every node of one round gets the same floor, so
--- counters that agreed before still agree (one round, no raise), and a node
--- that lost its counter (restart without persistence) still hands out a
--- token above every token issued before it, as long as the callers' clocks
--- roughly agree. Counters stay below 2^53 so Lua's doubles keep them exact;
--- a node whose counter reached that bound refuses with an error and
--- changes nothing.
+-- Restart guard. The node key exists on every node that has kept its data
+-- since it was initialised (a lock operation created it, or InitNode). A
+-- node without it has lost its data (restart without persistence, FLUSHALL,
+-- an empty replica promoted) or is brand new: it may have granted locks
+-- that still live on other nodes, so it grants nothing for one guard window
+-- from now ("since"). The key records the longest guard any caller named
+-- and refuses callers whose guard is shorter, so no client with a shorter
+-- guard can collect a quorum on nodes where longer leases live. A longer
+-- guard arriving later lengthens the window from the same "since".
 --
 -- Returns {1, fence} when the caller now holds the lock on this node:
 --   free lock, or another holder's tombstone  -> SET, advance fence
 --   lock already held by ARGV[1]              -> refresh the TTL, current counter
 --   same holder, stored epoch <= caller's, and
---     takeover allowed or a tombstone         -> replace the owner, advance fence
--- Returns {0, pttl} otherwise: another owner holds it (or a newer epoch of
--- the same holder), nothing changed.
+--     takeover allowed                        -> replace the owner, advance fence
+--   same holder's tombstone of an epoch
+--     earlier than the caller's               -> replace it, advance fence
+-- Returns {0, pttl} when another owner holds it (or a later epoch of the
+--   same holder, or the same holder's tombstone from this epoch or a later
+--   one): nothing changed.
+-- Returns {2, ms} when the node is guarded for ms more: nothing changed
+--   but the node key.
+-- Errors "redlease: guard <ms>" when the caller's guard is shorter than
+--   the node's, "redlease: fence counter exhausted" at the counter's bound.
+--
+-- The fence counter only grows: a new holder's counter is
+-- max(counter + 1, floor). Every node of one round gets the same floor, so
+-- counters that agreed before still agree (one round, no raise), and a node
+-- that lost its counter still hands out a token above every token issued
+-- before it, as long as the callers' clocks roughly agree. Counters stay
+-- below 2^53 so Lua's doubles keep them exact.
 local MAX_FENCE = 9007199254740991 -- 2^53 - 1
+
+local guard = tonumber(ARGV[7])
+local window = tonumber(ARGV[8])
+local node = redis.call('HMGET', KEYS[3], 'guard', 'window', 'since')
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if node[1] == false then
+  redis.call('HSET', KEYS[3], 'guard', guard, 'window', window, 'since', now)
+  return {2, window}
+end
+local known = tonumber(node[1])
+if guard < known then
+  return redis.error_reply('ERR redlease: guard ' .. node[1])
+end
+local since = tonumber(node[3])
+if guard > known then
+  redis.call('HSET', KEYS[3], 'guard', guard)
+end
+if window > tonumber(node[2]) then
+  redis.call('HSET', KEYS[3], 'window', window)
+else
+  window = tonumber(node[2])
+end
+if since + window > now then
+  return {2, since + window - now}
+end
 
 local function next_fence()
   local fence = tonumber(redis.call('GET', KEYS[2]) or '0') + 1
@@ -41,17 +81,23 @@ local function next_fence()
 end
 
 local current = redis.call('GET', KEYS[1])
-local grant = current == false
 if current == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return {1, tonumber(redis.call('GET', KEYS[2]) or '0')}
 end
+local grant = current == false
 if not grant then
   local tombstone = string.sub(current, -1) == '#'
   local prefix = ARGV[3]
   if prefix ~= '' and string.sub(current, 1, #prefix) == prefix then
-    local epoch = string.sub(current, #prefix + 1, #prefix + #ARGV[4])
-    grant = epoch <= ARGV[4] and (ARGV[5] == '1' or tombstone)
+    -- The stored epoch is everything up to the next '#'; the empty epoch
+    -- is the earliest, and string order is epoch order (fixed width).
+    local epoch = string.match(string.sub(current, #prefix + 1), '^([^#]*)#')
+    if tombstone then
+      grant = epoch ~= nil and epoch < ARGV[4]
+    else
+      grant = epoch ~= nil and epoch <= ARGV[4] and ARGV[5] == '1'
+    end
   else
     grant = tombstone
   end

@@ -1,0 +1,48 @@
+package lease
+
+import "time"
+
+// clock is what validity is measured on. Go's monotonic clock stops while
+// the machine is suspended (a VM paused, a laptop asleep), so a deadline on
+// it would outlive a suspend and a resumed process would trust a lease
+// whose locks expired on the nodes meanwhile. Validity is therefore
+// measured on a clock that keeps counting through a suspend (CLOCK_BOOTTIME
+// on Linux, the wall clock elsewhere) and also on the monotonic clock, and
+// a lease is valid only while both say so.
+type clock interface {
+	// now is the current reading.
+	now() instant
+}
+
+// instant is one reading of both clocks.
+type instant struct {
+	mono time.Time     // time.Now(): monotonic, stops during a suspend
+	boot time.Duration // keeps counting during a suspend; origin unspecified
+}
+
+// add returns the instant d later on both clocks.
+func (i instant) add(d time.Duration) instant {
+	return instant{mono: i.mono.Add(d), boot: i.boot + d}
+}
+
+// until is how long from now to i: the smaller of the two clocks' answers.
+func (i instant) until(now instant) time.Duration {
+	return min(i.mono.Sub(now.mono), i.boot-now.boot)
+}
+
+// before reports whether now is before i on both clocks.
+func (i instant) after(now instant) bool { return i.until(now) > 0 }
+
+// later returns whichever of i and j ends later (compared by time left
+// from now).
+func laterInstant(now, i, j instant) instant {
+	if j.until(now) > i.until(now) {
+		return j
+	}
+	return i
+}
+
+// systemClock reads the real clocks.
+type systemClock struct{}
+
+func (systemClock) now() instant { return instant{mono: time.Now(), boot: suspendClock()} }
