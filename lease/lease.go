@@ -28,7 +28,7 @@ type Lease struct {
 
 	mu         sync.Mutex
 	validUntil instant // on both clocks: see clock
-	released   bool      // Release was called
+	released   bool    // Release was called
 	// ended is why the lease ended (ErrLost or ErrReleased), nil while it
 	// lives; done is closed and cancels are called when it is set.
 	ended      error
