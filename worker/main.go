@@ -33,7 +33,10 @@
 //
 // # Logging
 //
-// log/slog text lines on stderr, the Temporal SDK's included.
+// log/slog text lines on stderr, the Temporal SDK's included. go-redis's
+// own lines (such as "redis: connection pool: failed to dial after N
+// attempts" while a node is down) are records too, at WARN with
+// component=go-redis.
 //
 // # OpenTelemetry
 //
@@ -79,8 +82,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // telemetryFlushTimeout bounds the final flush of spans and metrics.
@@ -97,6 +98,13 @@ func main() {
 // run is the whole program: it returns the exit status. The worker runs
 // until ctx ends (the signal), then shuts down gracefully.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	// go-redis's lines go through the worker's logger from the start:
+	// parseConfig already creates Redis clients. The level is set once
+	// the configuration is known.
+	var level slog.LevelVar
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: &level}))
+	installRedisLogger(logger)
+
 	cfg, err := parseConfig(args, getenv)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
@@ -106,8 +114,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stderr, "worker: %v (see worker -h)\n", err)
 		return 2
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
-	redis.SetLogger(redisLogger{logger})
+	level.Set(cfg.LogLevel)
 
 	tel, err := newTelemetry(ctx, cfg, stdout)
 	if err != nil {

@@ -104,14 +104,6 @@ func pingNodes(ctx context.Context, logger *slog.Logger, clients []*redis.Client
 	wg.Wait()
 }
 
-// redisLogger routes go-redis's own log lines (dial failures, repeated
-// per request while a node is down) to the worker's logger at debug level.
-type redisLogger struct{ logger *slog.Logger }
-
-func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
-	l.logger.DebugContext(ctx, "go-redis: "+fmt.Sprintf(format, v...))
-}
-
 // closeRedis closes clients, joining their errors.
 func closeRedis(clients ...*redis.Client) error {
 	var errs []error
