@@ -3,6 +3,7 @@ package lease
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -37,7 +38,16 @@ type nodeSubscription struct {
 	pending []subscriptionChange
 	kick    chan struct{} // capacity 1: "pending has changes"
 	stop    chan struct{}
+	// ctx bounds every (un)subscribe; close cancels it, so a change stuck
+	// dialling a blackholed node gives up at once.
+	ctx    context.Context
+	cancel context.CancelFunc
 }
+
+// subscriptionTimeout bounds one (un)subscribe call on a node: a node that
+// does not take a subscription by then is skipped (wake-ups are best
+// effort; the backoff still retries).
+const subscriptionTimeout = time.Second
 
 type subscriptionChange struct {
 	channel   string
@@ -99,6 +109,7 @@ func (w *waker) start(nodes []Node) {
 			kick:   make(chan struct{}, 1),
 			stop:   make(chan struct{}),
 		}
+		s.ctx, s.cancel = context.WithCancel(context.Background())
 		w.subs = append(w.subs, s)
 		w.running.Add(1)
 		go w.run(s)
@@ -134,13 +145,10 @@ func (w *waker) run(s *nodeSubscription) {
 			s.pending = nil
 			s.mu.Unlock()
 			for _, c := range changes {
-				// An error (node down) is not fatal: go-redis resubscribes
-				// the channels it records when it reconnects.
-				if c.subscribe {
-					_ = s.pubsub.Subscribe(context.Background(), c.channel)
-				} else {
-					_ = s.pubsub.Unsubscribe(context.Background(), c.channel)
+				if s.ctx.Err() != nil {
+					return // closing: the rest need not go out
 				}
+				s.apply(c)
 			}
 		case msg, ok := <-messages:
 			if !ok {
@@ -148,6 +156,19 @@ func (w *waker) run(s *nodeSubscription) {
 			}
 			w.notify(msg.Channel)
 		}
+	}
+}
+
+// apply sends one (un)subscribe, bounded by subscriptionTimeout and by
+// close. An error (node down) is not fatal: go-redis resubscribes the
+// channels it records when it reconnects.
+func (s *nodeSubscription) apply(c subscriptionChange) {
+	ctx, cancel := context.WithTimeout(s.ctx, subscriptionTimeout)
+	defer cancel()
+	if c.subscribe {
+		_ = s.pubsub.Subscribe(ctx, c.channel)
+	} else {
+		_ = s.pubsub.Unsubscribe(ctx, c.channel)
 	}
 }
 
@@ -163,13 +184,18 @@ func (w *waker) notify(channel string) {
 	}
 }
 
-// close stops every node goroutine and waits for them.
+// close stops every node goroutine and waits for them. A goroutine in the
+// middle of a subscription change stops it (its context is cancelled) and
+// skips the changes still queued, so close waits for at most one change
+// per node: at most subscriptionTimeout, and in practice at once for a
+// dial, which honours the cancellation.
 func (w *waker) close() {
 	w.mu.Lock()
 	w.closed = true
 	subs := w.subs
 	w.mu.Unlock()
 	for _, s := range subs {
+		s.cancel()
 		close(s.stop)
 	}
 	w.running.Wait()

@@ -147,6 +147,23 @@ func (n *Node) Restart(ctx context.Context) error {
 	if err := n.Kill(); err != nil {
 		return err
 	}
+	if err := os.Remove(filepath.Join(n.dir, "dump.rdb")); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("leasetest: %w", err)
+	}
+	return n.start(ctx)
+}
+
+// RestartWithData saves the node's data (SAVE, an RDB snapshot), kills it
+// and starts it again on the same address from that snapshot: a restart
+// with persistence. Keys keep their absolute expiry, so locks whose TTL ran
+// out meanwhile are gone.
+func (n *Node) RestartWithData(ctx context.Context) error {
+	if err := n.Client.Save(ctx).Err(); err != nil {
+		return fmt.Errorf("leasetest: save %s: %w", n.Addr, err)
+	}
+	if err := n.Kill(); err != nil {
+		return err
+	}
 	return n.start(ctx)
 }
 
