@@ -180,3 +180,34 @@ func TestDetachLeavesLockForTakeover(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Every keep-alive interval the check accepts keeps a lease alive on a
+// healthy cluster: with TTL 1 s and a 200 ms node timeout, 787 ms (below
+// TTL − drift − node timeout, which the check used to accept) is refused,
+// and the longest interval accepted survives many extensions.
+func TestEveryAcceptedKeepAliveIntervalHoldsOnAHealthyCluster(t *testing.T) {
+	c, _ := newClient(t, 3, lease.WithNodeTimeout(200*time.Millisecond), lease.WithTTL(time.Second))
+	ctx := context.Background()
+	if _, err := c.Acquire(ctx, "tight", lease.WithKeepAlive(787*time.Millisecond)); !errors.Is(err, lease.ErrInvalidInput) {
+		t.Fatalf("787 ms keep-alive with TTL 1 s and node timeout 200 ms: %v, want ErrInvalidInput", err)
+	}
+	// TTL 1 s − drift 12 ms − 2 × 200 ms = 588 ms: the longest accepted is just below.
+	if _, err := c.Acquire(ctx, "tight", lease.WithKeepAlive(588*time.Millisecond)); !errors.Is(err, lease.ErrInvalidInput) {
+		t.Fatalf("588 ms keep-alive: %v, want ErrInvalidInput", err)
+	}
+	l := mustAcquire(t, c, "tight", lease.WithKeepAlive(587*time.Millisecond))
+	extended := l.ValidUntil()
+	for moves := 0; moves < 5; {
+		select {
+		case <-l.Done():
+			t.Fatalf("lease ended after %d extensions: %v", moves, l.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if v := l.ValidUntil(); v.After(extended.Add(100 * time.Millisecond)) {
+			extended, moves = v, moves+1
+		}
+	}
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -73,7 +73,10 @@ func (l *Lease) ValidUntil() time.Time {
 	now := l.client.cfg.clock.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return now.mono.Add(l.validUntil.until(now))
+	if left := l.validUntil.until(now); left != l.validUntil.mono.Sub(now.mono) {
+		return now.mono.Add(left) // the suspend-aware clock has less left
+	}
+	return l.validUntil.mono
 }
 
 // Valid reports whether the validity deadline has not passed, on both

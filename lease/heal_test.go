@@ -1,0 +1,85 @@
+package lease_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/redlease/redlease/lease"
+)
+
+// A release made elsewhere stays a release: the holder's keeper sees
+// ErrLost at its next extension and never puts the lock back, whichever
+// way the lock was released.
+func TestKeeperNeverUndoesAReleaseMadeElsewhere(t *testing.T) {
+	for name, release := range map[string]func(c *lease.Client, l *lease.Lease) error{
+		"ReleaseOwner": func(c *lease.Client, l *lease.Lease) error {
+			return c.ReleaseOwner(context.Background(), l.Resource(), l.Owner())
+		},
+		"ReleaseHolder without epoch": func(c *lease.Client, l *lease.Lease) error {
+			return c.ReleaseHolder(context.Background(), l.Resource(), l.Holder(), "", 0)
+		},
+		"ReleaseHolder whose tombstone expired": func(c *lease.Client, l *lease.Lease) error {
+			return c.ReleaseHolder(context.Background(), l.Resource(), l.Holder(), lease.NewEpoch(9), time.Millisecond)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c, cluster := newClient(t, 5, lease.WithTTL(900*time.Millisecond))
+			other, err := lease.New(cluster.LeaseNodes(), lease.WithNodeTimeout(250*time.Millisecond), lease.WithTTL(900*time.Millisecond))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer other.Close()
+			l := mustAcquire(t, c, "job", lease.WithHolder("ns/wf/run/default"), lease.WithKeepAlive(0))
+			settledValues(t, cluster, "job", l.Owner())
+			if err := release(other, l); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-l.Done():
+			case <-time.After(3 * time.Second):
+				t.Fatalf("keeper still running after the release: err %v, locks %q", l.Err(), lockValues(t, cluster, "job"))
+			}
+			if !errors.Is(l.Err(), lease.ErrLost) {
+				t.Fatalf("lease ended with %v, want ErrLost", l.Err())
+			}
+			waitUntil(t, 2*time.Second, "no lock of the lease on any node", func() bool {
+				return countOwner(lockValues(t, cluster, "job"), l.Owner()) == 0
+			})
+			// And nobody is kept out: another holder gets it at once.
+			n := mustAcquire(t, other, "job")
+			if n.Token() <= l.Token() {
+				t.Fatalf("token %d not above %d", n.Token(), l.Token())
+			}
+		})
+	}
+}
+
+// Healing still works where it should: on nodes that lost their data, the
+// holder's next extension puts its lock back, also on a majority.
+func TestExtendHealsNodesThatLostTheirData(t *testing.T) {
+	c, cluster := newClient(t, 5, lease.WithTTL(2*time.Second), lease.WithRestartGuard(2*time.Second))
+	ctx := context.Background()
+	l := mustAcquire(t, c, "heal")
+	settledValues(t, cluster, "heal", l.Owner())
+	for _, i := range []int{0, 1, 2} {
+		if err := cluster.Nodes[i].Restart(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitUntil(t, 2*time.Second, "an extension through the restarted nodes", func() bool {
+		return l.Extend(ctx) == nil // the first request to a restarted node may meet a dead connection
+	})
+	waitUntil(t, 2*time.Second, "healed on every node", func() bool {
+		return countOwner(lockValues(t, cluster, "heal"), l.Owner()) == 5
+	})
+	for i, f := range fences(t, cluster, "heal") {
+		if f != l.Token() {
+			t.Fatalf("node %d counter %d after the heal, want the token %d", i, f, l.Token())
+		}
+	}
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
