@@ -156,7 +156,7 @@ func (c *Client) tryAcquire(ctx context.Context, resource, owner string, ac acqu
 		script: acquireScript,
 		keys:   []string{k.lock, k.fence, nodeKey},
 		args: []any{owner, ac.ttl.Milliseconds(), holderPrefix(ac.holder), string(ac.epoch), takeover, fenceFloor(time.Now()),
-			c.cfg.guard.Milliseconds(), c.cfg.guardWindow().Milliseconds()},
+			c.guardArgs[0], c.guardArgs[1], c.guardArgs[2]},
 		decode: decodeInt64Slice,
 	}
 	start := c.cfg.clock.now()
@@ -303,7 +303,7 @@ func (c *Client) undoAcquire(ctx context.Context, k keys, owner string, taken []
 		}
 	}
 	detached := context.WithoutCancel(ctx)
-	_ = c.round(detached, detached, targets, releaseOp(k, owner, "", false, 0), func(reply) bool { return false })
+	_ = c.round(detached, detached, targets, releaseOp(k, owner, "", false), func(reply) bool { return false })
 }
 
 func (c *Client) notAcquired(resource string, acquired int, failed []*NodeError, validityElapsed bool) *NotAcquiredError {

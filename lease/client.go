@@ -34,6 +34,7 @@ type Client struct {
 	obs    *observer
 
 	all         []int         // 0..N-1
+	guardArgs   [3]any        // the acquire script's guard arguments, boxed once
 	dispatchers []*dispatcher // one per node: requests go out pipelined, in order
 
 	mu     sync.RWMutex // guards closed against enqueueing after Close
@@ -72,6 +73,8 @@ func New(nodes []Node, opts ...Option) (*Client, error) {
 		cfg:    cfg,
 		obs:    obs,
 	}
+	guardMs, windowMs := cfg.guard.Milliseconds(), cfg.guardWindow().Milliseconds()
+	c.guardArgs = [3]any{guardMs, windowMs, fmt.Sprintf("%d:%d:", guardMs, windowMs)}
 	for i, node := range c.nodes {
 		c.all = append(c.all, i)
 		c.dispatchers = append(c.dispatchers, newDispatcher(node, i))

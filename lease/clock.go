@@ -6,9 +6,13 @@ import "time"
 // the machine is suspended (a VM paused, a laptop asleep), so a deadline on
 // it would outlive a suspend and a resumed process would trust a lease
 // whose locks expired on the nodes meanwhile. Validity is therefore
-// measured on a clock that keeps counting through a suspend (CLOCK_BOOTTIME
-// on Linux, the wall clock elsewhere) and also on the monotonic clock, and
-// a lease is valid only while both say so.
+// measured on the wall clock too, which counts a suspend (the kernel
+// advances it on resume), and a lease is valid only while both clocks say
+// so. A wall clock stepped back cannot lengthen validity (the monotonic
+// clock bounds it); one stepped forward ends leases early, the safe way.
+// Both readings come from one time.Now call: no extra cost. (Linux's
+// CLOCK_BOOTTIME would not jump, but reading it is a system call on every
+// operation.)
 type clock interface {
 	// now is the current reading.
 	now() instant
@@ -17,7 +21,7 @@ type clock interface {
 // instant is one reading of both clocks.
 type instant struct {
 	mono time.Time     // time.Now(): monotonic, stops during a suspend
-	boot time.Duration // keeps counting during a suspend; origin unspecified
+	boot time.Duration // wall clock, Unix ns: keeps counting during a suspend
 }
 
 // add returns the instant d later on both clocks.
@@ -45,4 +49,7 @@ func laterInstant(now, i, j instant) instant {
 // systemClock reads the real clocks.
 type systemClock struct{}
 
-func (systemClock) now() instant { return instant{mono: time.Now(), boot: suspendClock()} }
+func (systemClock) now() instant {
+	now := time.Now()
+	return instant{mono: now, boot: time.Duration(now.UnixNano())}
+}

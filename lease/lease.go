@@ -65,8 +65,8 @@ func (l *Lease) TTL() time.Duration { return l.ttl }
 // ValidUntil is the instant until which the lease is known valid: the
 // start of the last successful acquisition or extension, plus TTL, minus
 // the drift allowance. Validity is measured on a clock that keeps counting
-// while the machine is suspended (CLOCK_BOOTTIME on Linux, the wall clock
-// elsewhere) as well as on the monotonic clock; the time returned is now
+// while the machine is suspended (the wall clock) as well as on the
+// monotonic clock, which does not; the time returned is now
 // plus the smaller of the two clocks' time left, so after a suspend it
 // lies in the past.
 func (l *Lease) ValidUntil() time.Time {

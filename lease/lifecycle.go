@@ -107,7 +107,7 @@ func (l *Lease) markLost() { l.end(ErrLost) }
 // waiting, so that no copy it healed or refreshed is left blocking them.
 func (l *Lease) lose() {
 	l.markLost()
-	l.client.send(releaseOp(l.keys, l.owner, "", true, l.token))
+	l.client.send(releaseOp(l.keys, l.owner, "", true))
 }
 
 // Detach stops tracking the lease in this process without releasing it:

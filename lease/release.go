@@ -34,7 +34,7 @@ func (l *Lease) Release(ctx context.Context) error {
 	l.mu.Unlock()
 	l.stopKeeper()
 	l.end(ErrReleased)
-	return l.client.runRelease(ctx, l.keys, releaseOp(l.keys, l.owner, "", true, l.token), l.token)
+	return l.client.runRelease(ctx, l.keys, releaseOp(l.keys, l.owner, "", true), l.token)
 }
 
 // ReleaseOwner deletes resource's lock on every node where its owner value
@@ -47,7 +47,7 @@ func (c *Client) ReleaseOwner(ctx context.Context, resource, owner string) error
 	if owner == "" {
 		return invalid("owner", "empty")
 	}
-	return c.runRelease(ctx, keysFor(resource), releaseOp(keysFor(resource), owner, "", true, 0), 0)
+	return c.runRelease(ctx, keysFor(resource), releaseOp(keysFor(resource), owner, "", true), 0)
 }
 
 // ReleaseHolder releases resource's lock on every node where any attempt of
@@ -76,7 +76,7 @@ func (c *Client) ReleaseHolder(ctx context.Context, resource, holder string, epo
 	if tombstoneTTL == 0 {
 		tombstoneTTL = c.cfg.ttl
 	}
-	o := releaseOp(keysFor(resource), "", holderPrefix(holder), true, 0)
+	o := releaseOp(keysFor(resource), "", holderPrefix(holder), true)
 	if epoch != "" {
 		o.args[4], o.args[5], o.args[6] = tombstone(holder, epoch), tombstoneTTL.Milliseconds(), string(epoch)
 	}
@@ -131,12 +131,11 @@ func (c *Client) runRelease(ctx context.Context, k keys, o *op, token int64) (er
 }
 
 // releaseOp deletes the lock held by owner (or by any owner value with
-// prefix); announce publishes the release to waiters; a token above 0
-// raises lagging fence counters to it where the lock was removed.
-func releaseOp(k keys, owner, prefix string, announce bool, token int64) *op {
+// prefix); announce publishes the release to waiters.
+func releaseOp(k keys, owner, prefix string, announce bool) *op {
 	channel := ""
 	if announce {
 		channel = k.channel
 	}
-	return &op{script: releaseScript, keys: []string{k.lock, k.fence}, args: []any{owner, prefix, channel, k.resource, "", 0, "", token}, decode: decodeInt64, final: true}
+	return &op{script: releaseScript, keys: []string{k.lock}, args: []any{owner, prefix, channel, k.resource, "", 0, ""}, decode: decodeInt64, final: true}
 }

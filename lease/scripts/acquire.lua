@@ -11,16 +11,20 @@
 -- ARGV[6]  fence floor: the caller's clock in microseconds (0 for none)
 -- ARGV[7]  the caller's restart guard in milliseconds (its longest TTL)
 -- ARGV[8]  the guard window in milliseconds: the guard plus its drift allowance
+-- ARGV[9]  "ARGV[7]:ARGV[8]:", the start of a node key that needs no change
 --
 -- Restart guard. The node key exists on every node that has kept its data
--- since it was initialised (a lock operation created it, or InitNode). A
+-- since it was initialised (an acquisition created it, or InitNode). A
 -- node without it has lost its data (restart without persistence, FLUSHALL,
 -- an empty replica promoted) or is brand new: it may have granted locks
 -- that still live on other nodes, so it grants nothing for one guard window
--- from now ("since"). The key records the longest guard any caller named
--- and refuses callers whose guard is shorter, so no client with a shorter
--- guard can collect a quorum on nodes where longer leases live. A longer
--- guard arriving later lengthens the window from the same "since".
+-- from now ("since"). Its value is "guard:window:since:state", state "g"
+-- while guarded and "r" once the window has passed. It records the longest
+-- guard any caller named and refuses callers whose guard is shorter, so no
+-- client with a shorter guard can collect a quorum on nodes where longer
+-- leases live; a longer guard arriving later lengthens the window from the
+-- same "since" (and guards the node again if that window has not passed).
+-- In the steady state the key starts with ARGV[9] and ends in "r": one GET.
 --
 -- Returns {1, fence} when the caller now holds the lock on this node:
 --   free lock, or another holder's tombstone  -> SET, advance fence
@@ -45,30 +49,32 @@
 -- below 2^53 so Lua's doubles keep them exact.
 local MAX_FENCE = 9007199254740991 -- 2^53 - 1
 
-local guard = tonumber(ARGV[7])
-local window = tonumber(ARGV[8])
-local node = redis.call('HMGET', KEYS[3], 'guard', 'window', 'since')
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-if node[1] == false then
-  redis.call('HSET', KEYS[3], 'guard', guard, 'window', window, 'since', now)
-  return {2, window}
-end
-local known = tonumber(node[1])
-if guard < known then
-  return redis.error_reply('ERR redlease: guard ' .. node[1])
-end
-local since = tonumber(node[3])
-if guard > known then
-  redis.call('HSET', KEYS[3], 'guard', guard)
-end
-if window > tonumber(node[2]) then
-  redis.call('HSET', KEYS[3], 'window', window)
-else
-  window = tonumber(node[2])
-end
-if since + window > now then
-  return {2, since + window - now}
+local node = redis.call('GET', KEYS[3])
+if node == false or string.sub(node, 1, #ARGV[9]) ~= ARGV[9] or string.sub(node, -1) ~= 'r' then
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local guard, window = tonumber(ARGV[7]), tonumber(ARGV[8])
+  if node == false then
+    redis.call('SET', KEYS[3], string.format('%.0f:%.0f:%.0f:g', guard, window, now))
+    return {2, window}
+  end
+  local g, w, since = string.match(node, '^(%d+):(%d+):(%d+):')
+  if since == nil then
+    return redis.error_reply('ERR redlease: malformed node key')
+  end
+  if guard < tonumber(g) then
+    return redis.error_reply('ERR redlease: guard ' .. g)
+  end
+  window = math.max(window, tonumber(w))
+  since = tonumber(since)
+  local state = 'r'
+  if since + window > now then
+    state = 'g'
+  end
+  redis.call('SET', KEYS[3], string.format('%.0f:%.0f:%.0f:', guard, window, since) .. state)
+  if state == 'g' then
+    return {2, since + window - now}
+  end
 end
 
 local function next_fence()

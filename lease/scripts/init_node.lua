@@ -3,7 +3,7 @@
 --
 -- KEYS[1]  node key   redlease:node
 --
--- Creates the node key with no guard window ("since" 0) when it is
+-- Creates the node key with no guard and no window ("0:0:0:r") when it is
 -- missing. A node key that exists is left as it is: a node already in its
 -- guard window stays in it. Returns 1 when the key was created, 0 when it
 -- existed.
@@ -15,5 +15,5 @@
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return 0
 end
-redis.call('HSET', KEYS[1], 'guard', 0, 'window', 0, 'since', 0)
+redis.call('SET', KEYS[1], '0:0:0:r')
 return 1

@@ -1,7 +1,6 @@
 -- release.lua: compare-and-delete, then wake waiters.
 --
 -- KEYS[1]  lock key          redlease:{R}:lock
--- KEYS[2]  fence key         redlease:{R}:fence
 -- ARGV[1]  owner value of the caller, or "" when releasing by holder
 -- ARGV[2]  holder prefix "holder#": release whatever this holder holds, or ""
 -- ARGV[3]  channel on which to announce the release, or "" for none
@@ -10,23 +9,25 @@
 -- ARGV[6]  tombstone TTL in milliseconds
 -- ARGV[7]  the tombstone's epoch: locks of the holder with a later epoch
 --          (a newer lease of the same holder) are left alone
--- ARGV[8]  the released lease's fencing token, or 0 when unknown
 --
 -- By owner: deletes the lock if its value is ARGV[1].
 -- By holder: replaces the holder's lock (any epoch up to the tombstone's)
 -- with the tombstone, or plants the tombstone on a free node; another
 -- holder's lock is never touched.
--- With a token, a node whose counter is below it (one that was behind at
--- the acquisition) is raised to it, so that the holder's keeper cannot heal
--- the released lock there (see extend.lua).
 -- Returns 1 when this holder's or owner's lock was removed (and the
 -- release announced), 0 otherwise.
 local current = redis.call('GET', KEYS[1])
 local prefix = ARGV[2]
 local mine = current ~= false and current == ARGV[1]
 if current ~= false and prefix ~= '' and string.sub(current, 1, #prefix) == prefix and string.sub(current, -1) ~= '#' then
-  local epoch = string.match(string.sub(current, #prefix + 1), '^([^#]*)#')
-  mine = ARGV[7] == '' or (epoch ~= nil and epoch <= ARGV[7])
+  if ARGV[7] == '' then
+    mine = true
+  else
+    -- The stored epoch is everything up to the next '#' (the empty epoch
+    -- is the earliest; string order is epoch order).
+    local epoch = string.match(string.sub(current, #prefix + 1), '^([^#]*)#')
+    mine = epoch ~= nil and epoch <= ARGV[7]
+  end
 end
 if ARGV[5] ~= '' and (current == false or mine) then
   redis.call('SET', KEYS[1], ARGV[5], 'PX', ARGV[6])
@@ -35,10 +36,6 @@ elseif mine then
 end
 if not mine then
   return 0
-end
-local token = tonumber(ARGV[8])
-if token > 0 and tonumber(redis.call('GET', KEYS[2]) or '0') < token then
-  redis.call('SET', KEYS[2], ARGV[8])
 end
 if ARGV[3] ~= '' then
   redis.call('PUBLISH', ARGV[3], ARGV[4])
