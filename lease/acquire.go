@@ -25,6 +25,11 @@ import (
 // satisfies both errors.Is(err, ErrNotAcquired) and errors.Is(err, ctx.Err()).
 // Invalid input returns an *InvalidInputError before any node is touched.
 //
+// A node that lost its data (see WithRestartGuard) grants nothing during
+// its restart guard and shows in the per-node detail as ErrNodeGuarded,
+// with the time it grants again; RetryAfter accounts for it. A TTL longer
+// than the Client's restart guard is refused (ErrTTLAboveGuard).
+//
 // By default Acquire makes one attempt; WithWait makes it retry with
 // backoff and jitter within a budget. The fencing token of the returned
 // lease is higher than that of every earlier holder of resource; see

@@ -20,9 +20,9 @@ type Node interface {
 }
 
 // Client runs Redlock over N independent Redis nodes: an operation succeeds
-// when a quorum of N/2+1 nodes agrees. The nodes must be independent masters
-// (not replicas of one another, not one Redis Cluster), otherwise the
-// quorum proves nothing.
+// when a quorum of N/2+1 nodes agrees. The nodes must be independent,
+// standalone masters (not replicas of one another, not one Redis Cluster,
+// not nodes of a Redis Cluster), otherwise the quorum proves nothing.
 //
 // A Client is safe for concurrent use. It does not own the node clients:
 // Close waits for its in-flight requests but does not close them.
@@ -43,7 +43,8 @@ type Client struct {
 }
 
 // New returns a Client over nodes. The list must hold an odd number of
-// distinct, non-nil nodes; bad input returns an *InvalidInputError.
+// distinct, non-nil nodes, and the TTL must fit the restart guard (see
+// WithRestartGuard); bad input returns an *InvalidInputError.
 func New(nodes []Node, opts ...Option) (*Client, error) {
 	cfg := defaultConfig()
 	for _, opt := range opts {
