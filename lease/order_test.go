@@ -27,7 +27,9 @@ type leakyNode struct {
 	done    chan struct{} // closed once the held batch ran
 }
 
-func (n *leakyNode) Pipeline() redis.Pipeliner { return leakyPipe{Pipeliner: n.Client.Pipeline(), node: n} }
+func (n *leakyNode) Pipeline() redis.Pipeliner {
+	return leakyPipe{Pipeliner: n.Client.Pipeline(), node: n}
+}
 
 type leakyPipe struct {
 	redis.Pipeliner
