@@ -77,11 +77,7 @@ func findNodeErr(err error, i int) *lease.NodeError {
 func TestRestartedEmptyNodeInBareQuorumGivesNoSecondOwner(t *testing.T) {
 	guard := 1500 * time.Millisecond
 	c, cluster := newClient(t, 5, lease.WithTTL(time.Second), lease.WithRestartGuard(guard))
-	other, err := lease.New(cluster.LeaseNodes(), lease.WithNodeTimeout(250*time.Millisecond), lease.WithTTL(time.Second), lease.WithRestartGuard(guard))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	other := clientOn(t, cluster, lease.WithTTL(time.Second), lease.WithRestartGuard(guard))
 	ctx := context.Background()
 	first := holdBareQuorum(t, c, cluster, "bare")
 	if err := cluster.Nodes[0].Restart(ctx); err != nil {
@@ -291,12 +287,7 @@ func TestRestartGuardCoversTheLongestTTL(t *testing.T) {
 	cluster := leasetest.Start(t, 3)
 	ctx := context.Background()
 	newC := func(guard time.Duration) *lease.Client {
-		c, err := lease.New(cluster.LeaseNodes(), lease.WithNodeTimeout(250*time.Millisecond), lease.WithTTL(time.Second), lease.WithRestartGuard(guard))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
+		return clientOn(t, cluster, lease.WithTTL(time.Second), lease.WithRestartGuard(guard))
 	}
 	if _, err := lease.New(cluster.LeaseNodes(), lease.WithTTL(2*time.Minute)); !errors.Is(err, lease.ErrTTLAboveGuard) || !errors.Is(err, lease.ErrInvalidInput) {
 		t.Fatalf("New with a TTL above the default guard: %v, want ErrTTLAboveGuard", err)
@@ -410,11 +401,7 @@ func TestGuardIsObservable(t *testing.T) {
 func TestMajorityRestartedEmptyGivesNoSecondOwner(t *testing.T) {
 	guard := 1500 * time.Millisecond
 	c, cluster := newClient(t, 5, lease.WithTTL(time.Second), lease.WithRestartGuard(guard))
-	other, err := lease.New(cluster.LeaseNodes(), lease.WithNodeTimeout(250*time.Millisecond), lease.WithTTL(time.Second), lease.WithRestartGuard(guard))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	other := clientOn(t, cluster, lease.WithTTL(time.Second), lease.WithRestartGuard(guard))
 	ctx := context.Background()
 	first := mustAcquire(t, c, "majority-empty")
 	settledValues(t, cluster, "majority-empty", first.Owner())

@@ -26,11 +26,7 @@ func TestKeeperNeverUndoesAReleaseMadeElsewhere(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			c, cluster := newClient(t, 5, lease.WithTTL(900*time.Millisecond))
-			other, err := lease.New(cluster.LeaseNodes(), lease.WithNodeTimeout(250*time.Millisecond), lease.WithTTL(900*time.Millisecond))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer other.Close()
+			other := clientOn(t, cluster, lease.WithTTL(900*time.Millisecond))
 			l := mustAcquire(t, c, "job", lease.WithHolder("ns/wf/run/default"), lease.WithKeepAlive(0))
 			settledValues(t, cluster, "job", l.Owner())
 			if err := release(other, l); err != nil {

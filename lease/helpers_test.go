@@ -19,13 +19,21 @@ import (
 func newClient(t *testing.T, n int, opts ...lease.Option) (*lease.Client, *leasetest.Cluster) {
 	t.Helper()
 	cluster := leasetest.Start(t, n)
+	return clientOn(t, cluster, opts...), cluster
+}
+
+// clientOn is a lease.Client over cluster's nodes (another one stands for
+// another process), with the same 250 ms node timeout default, closed in
+// t.Cleanup.
+func clientOn(t *testing.T, cluster *leasetest.Cluster, opts ...lease.Option) *lease.Client {
+	t.Helper()
 	opts = append([]lease.Option{lease.WithNodeTimeout(250 * time.Millisecond)}, opts...)
 	c, err := lease.New(cluster.LeaseNodes(), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	return c, cluster
+	return c
 }
 
 func lockKey(resource string) string  { return "redlease:{" + resource + "}:lock" }

@@ -111,11 +111,7 @@ func TestLateUndoNeverDeletesALaterAttempt(t *testing.T) {
 	if held := countOwner(lockValues(t, cluster, "late"), l.Owner()); held < c.Quorum() {
 		t.Fatalf("after the late undo the lease holds %d nodes, fewer than a quorum: %q", held, lockValues(t, cluster, "late"))
 	}
-	other, err := lease.New(cluster.LeaseNodes(), lease.WithNodeTimeout(200*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	other := clientOn(t, cluster)
 	if _, err := other.Acquire(ctx, "late"); err == nil {
 		t.Fatal("a second owner while the lease is valid")
 	}
