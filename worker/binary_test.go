@@ -86,6 +86,7 @@ func TestBinaryRejectsBadConfigurationWithStatus2(t *testing.T) {
 		{"unparsable URL", []string{"-redis", "redis://:secret@127.0.0.1:1/db"}, nil, []string{"-redis", "database"}},
 		{"bad duration from env", []string{"-redis", nodes}, []string{"REDLEASE_TTL=forever"}, []string{"REDLEASE_TTL", "-lease-ttl"}},
 		{"bad duration flag", []string{"-redis", nodes, "-node-timeout", "10"}, nil, []string{"-node-timeout"}},
+		{"ttl above the restart guard", []string{"-redis", nodes, "-lease-ttl", "2m"}, nil, []string{"-lease-ttl", "-restart-guard", "longer than the restart guard"}},
 		{"unknown log level", []string{"-redis", nodes, "-log-level", "chatty"}, nil, []string{"-log-level", "chatty"}},
 		{"unknown flag", []string{"-redis", nodes, "-nope"}, nil, []string{"-nope"}},
 	}

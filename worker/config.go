@@ -23,9 +23,10 @@ type Config struct {
 	TaskQueue       string
 	ConnectTimeout  time.Duration // bound on dialling Temporal at start
 
-	Redis       []*redis.Options // the lease nodes, ContextTimeoutEnabled
-	LeaseTTL    time.Duration
-	NodeTimeout time.Duration
+	Redis        []*redis.Options // the lease nodes, ContextTimeoutEnabled
+	LeaseTTL     time.Duration
+	RestartGuard time.Duration // lease.WithRestartGuard: also the longest TTL
+	NodeTimeout  time.Duration
 
 	StoreRedis *redis.Options // the sample's fenced store; nil: no sample
 	StoreName  string
@@ -80,6 +81,10 @@ var options = []option{
 	{flag: "lease-ttl", arg: "duration", env: "REDLEASE_TTL", def: "30s",
 		usage: "default time to live of leases",
 		apply: func(c *Config, v string) (err error) { c.LeaseTTL, err = positiveDuration(v); return err }},
+	{flag: "restart-guard", arg: "duration", env: "REDLEASE_RESTART_GUARD", def: "1m",
+		usage: "restart guard: how long a node that lost its data grants no lock; also the longest lease TTL;\n" +
+			"use the same value on every client of the nodes",
+		apply: func(c *Config, v string) (err error) { c.RestartGuard, err = positiveDuration(v); return err }},
 	{flag: "node-timeout", arg: "duration", env: "REDLEASE_NODE_TIMEOUT", def: "100ms",
 		usage: "bound on each request to one Redis node",
 		apply: func(c *Config, v string) (err error) { c.NodeTimeout, err = positiveDuration(v); return err }},
@@ -179,7 +184,13 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 				flagName = "lease-ttl"
 			case "node timeout":
 				flagName = "node-timeout"
+			case "restart guard":
+				flagName = "restart-guard"
 			}
+		}
+		if errors.Is(err, lease.ErrTTLAboveGuard) {
+			// Either flag can be the one to change: name both.
+			return Config{}, fmt.Errorf("invalid %s, above %s: %w", source[flagName], source["restart-guard"], err)
 		}
 		return Config{}, fmt.Errorf("invalid %s: %w", source[flagName], err)
 	}
@@ -193,9 +204,19 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 	return cfg, nil
 }
 
-// checkLeaseSettings lets lease.New judge the nodes, TTL and node timeout
-// (odd count of distinct nodes, a TTL that leaves validity), on clients
-// that never connect.
+// leaseOptions are the lease.New options the configuration sets: the
+// same for checkLeaseSettings and the worker's lease client.
+func leaseOptions(cfg Config) []lease.Option {
+	return []lease.Option{
+		lease.WithTTL(cfg.LeaseTTL),
+		lease.WithNodeTimeout(cfg.NodeTimeout),
+		lease.WithRestartGuard(cfg.RestartGuard),
+	}
+}
+
+// checkLeaseSettings lets lease.New judge the nodes, TTL, node timeout and
+// restart guard (odd count of distinct nodes, a TTL that leaves validity
+// and does not exceed the guard), on clients that never connect.
 func checkLeaseSettings(cfg Config) error {
 	nodes := make([]lease.Node, len(cfg.Redis))
 	clients := make([]*redis.Client, len(cfg.Redis))
@@ -208,7 +229,7 @@ func checkLeaseSettings(cfg Config) error {
 			_ = c.Close()
 		}
 	}()
-	lc, err := lease.New(nodes, lease.WithTTL(cfg.LeaseTTL), lease.WithNodeTimeout(cfg.NodeTimeout))
+	lc, err := lease.New(nodes, leaseOptions(cfg)...)
 	if err != nil {
 		return err
 	}

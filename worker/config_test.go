@@ -3,10 +3,14 @@ package main
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redlease/redlease/lease"
 )
 
 const threeNodes = "redis://127.0.0.1:7001,redis://127.0.0.1:7002,redis://127.0.0.1:7003"
@@ -30,6 +34,7 @@ func TestParseConfigDefaults(t *testing.T) {
 		{"TaskQueue", cfg.TaskQueue, "redlease"},
 		{"ConnectTimeout", cfg.ConnectTimeout, 10 * time.Second},
 		{"LeaseTTL", cfg.LeaseTTL, 30 * time.Second},
+		{"RestartGuard", cfg.RestartGuard, time.Minute},
 		{"NodeTimeout", cfg.NodeTimeout, 100 * time.Millisecond},
 		{"StoreRedis is nil", cfg.StoreRedis == nil, true},
 		{"StoreName", cfg.StoreName, "redlease-demo"},
@@ -60,6 +65,7 @@ var allEnv = map[string]string{
 	"REDLEASE_CONNECT_TIMEOUT":  "3s",
 	"REDLEASE_REDIS_URLS":       "redis://:pw@10.0.0.1:6379/2, rediss://u:pw@10.0.0.2:6380 ,redis://10.0.0.3",
 	"REDLEASE_TTL":              "20s",
+	"REDLEASE_RESTART_GUARD":    "2m",
 	"REDLEASE_NODE_TIMEOUT":     "250ms",
 	"REDLEASE_STORE_URL":        "redis://10.0.0.9:6379/1",
 	"REDLEASE_STORE_NAME":       "store-env",
@@ -88,6 +94,7 @@ func TestParseConfigFromEnvironment(t *testing.T) {
 		{"node 1 TLS", cfg.Redis[1].TLSConfig != nil && cfg.Redis[1].TLSConfig.ServerName == "10.0.0.2", true},
 		{"node 0 no TLS", cfg.Redis[0].TLSConfig == nil, true},
 		{"LeaseTTL", cfg.LeaseTTL, 20 * time.Second},
+		{"RestartGuard", cfg.RestartGuard, 2 * time.Minute},
 		{"NodeTimeout", cfg.NodeTimeout, 250 * time.Millisecond},
 		{"StoreRedis", cfg.StoreRedis != nil && cfg.StoreRedis.Addr == "10.0.0.9:6379" && cfg.StoreRedis.DB == 1, true},
 		{"StoreRedis ContextTimeoutEnabled", cfg.StoreRedis != nil && cfg.StoreRedis.ContextTimeoutEnabled, true},
@@ -111,6 +118,7 @@ func TestParseConfigFlagsWinOverEnvironment(t *testing.T) {
 		"-connect-timeout", "4s",
 		"-redis", "redis://127.0.0.1:9000",
 		"-lease-ttl", "15s",
+		"-restart-guard", "90s",
 		"-node-timeout", "75ms",
 		"-store-redis", "redis://127.0.0.1:9001",
 		"-store-name", "store-flag",
@@ -132,6 +140,7 @@ func TestParseConfigFlagsWinOverEnvironment(t *testing.T) {
 		{"ConnectTimeout", cfg.ConnectTimeout, 4 * time.Second},
 		{"RedisAddrs", strings.Join(cfg.RedisAddrs(), ","), "127.0.0.1:9000"},
 		{"LeaseTTL", cfg.LeaseTTL, 15 * time.Second},
+		{"RestartGuard", cfg.RestartGuard, 90 * time.Second},
 		{"NodeTimeout", cfg.NodeTimeout, 75 * time.Millisecond},
 		{"StoreRedis", cfg.StoreRedis.Addr, "127.0.0.1:9001"},
 		{"StoreName", cfg.StoreName, "store-flag"},
@@ -187,6 +196,12 @@ func TestParseConfigErrors(t *testing.T) {
 		{"bad ttl from env", withRedis(), map[string]string{"REDLEASE_TTL": "soon"}, []string{"REDLEASE_TTL", "-lease-ttl"}},
 		{"negative ttl", withRedis("-lease-ttl", "-1s"), nil, []string{"-lease-ttl", "not positive"}},
 		{"ttl leaves no validity", withRedis("-lease-ttl", "100ms", "-node-timeout", "60ms"), nil, []string{"-lease-ttl", "leaves no validity"}},
+		{"ttl above the default restart guard", withRedis("-lease-ttl", "2m"), nil, []string{"-lease-ttl", "-restart-guard", "2m0s is longer than the restart guard (1m0s)"}},
+		{"ttl from env above the restart guard", withRedis("-restart-guard", "30s"), map[string]string{"REDLEASE_TTL": "45s"}, []string{"REDLEASE_TTL (-lease-ttl)", "-restart-guard", "longer than the restart guard (30s)"}},
+		{"ttl above the restart guard from env", withRedis("-lease-ttl", "90s"), map[string]string{"REDLEASE_RESTART_GUARD": "80s"}, []string{"-lease-ttl", "REDLEASE_RESTART_GUARD (-restart-guard)", "longer than the restart guard (1m20s)"}},
+		{"bad restart guard", withRedis("-restart-guard", "1"), nil, []string{"-restart-guard", `"1" is not a duration`}},
+		{"zero restart guard", withRedis("-restart-guard", "0s"), nil, []string{"-restart-guard", "not positive"}},
+		{"bad restart guard from env", withRedis(), map[string]string{"REDLEASE_RESTART_GUARD": "-1m"}, []string{"REDLEASE_RESTART_GUARD", "-restart-guard", "not positive"}},
 		{"bad node timeout", withRedis("-node-timeout", "fast"), nil, []string{"-node-timeout"}},
 		{"zero node timeout", withRedis("-node-timeout", "0s"), nil, []string{"-node-timeout", "not positive"}},
 		{"bad connect timeout", withRedis("-connect-timeout", "x"), nil, []string{"-connect-timeout"}},
@@ -217,6 +232,60 @@ func TestParseConfigErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestParseConfigTTLWithinTheRestartGuard: a TTL up to the guard is
+// accepted, so a longer TTL needs a raised -restart-guard, which
+// checkLeaseSettings must pass on to lease.New.
+func TestParseConfigTTLWithinTheRestartGuard(t *testing.T) {
+	tests := []struct {
+		name      string
+		args      []string
+		env       map[string]string
+		ttl, want time.Duration
+	}{
+		{"ttl equal to the default guard", []string{"-lease-ttl", "1m"}, nil, time.Minute, time.Minute},
+		{"ttl 2m under a 3m guard", []string{"-lease-ttl", "2m", "-restart-guard", "3m"}, nil, 2 * time.Minute, 3 * time.Minute},
+		{"both from env", nil, map[string]string{"REDLEASE_TTL": "2m", "REDLEASE_RESTART_GUARD": "3m"}, 2 * time.Minute, 3 * time.Minute},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := parseConfig(append([]string{"-redis", threeNodes}, tt.args...), env(tt.env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.LeaseTTL != tt.ttl || cfg.RestartGuard != tt.want {
+				t.Fatalf("LeaseTTL %v RestartGuard %v, want %v %v", cfg.LeaseTTL, cfg.RestartGuard, tt.ttl, tt.want)
+			}
+		})
+	}
+}
+
+// TestLeaseOptionsSetTheRestartGuard: the options the worker's lease
+// client is built with (newServices) carry the guard: a client made
+// with them accepts a lease TTL up to the guard and refuses a longer one.
+func TestLeaseOptionsSetTheRestartGuard(t *testing.T) {
+	cfg, err := parseConfig([]string{"-redis", threeNodes, "-restart-guard", "3m"}, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes := make([]lease.Node, 3)
+	for i := range nodes {
+		c := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", 7001+i)}) // never connects
+		t.Cleanup(func() { _ = c.Close() })
+		nodes[i] = c
+	}
+	lc, err := lease.New(nodes, append(leaseOptions(cfg), lease.WithTTL(3*time.Minute))...)
+	if err != nil {
+		t.Fatalf("TTL equal to the 3m guard refused: %v", err)
+	}
+	if err := lc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = lease.New(nodes, append(leaseOptions(cfg), lease.WithTTL(3*time.Minute+time.Second))...)
+	if !errors.Is(err, lease.ErrTTLAboveGuard) {
+		t.Fatalf("TTL above the 3m guard: error %v, want ErrTTLAboveGuard", err)
 	}
 }
 

@@ -18,6 +18,7 @@
 //	-connect-timeout   REDLEASE_CONNECT_TIMEOUT    10s (how long to try reaching Temporal at start)
 //	-redis             REDLEASE_REDIS_URLS         required
 //	-lease-ttl         REDLEASE_TTL                30s
+//	-restart-guard     REDLEASE_RESTART_GUARD      1m (also the longest lease TTL)
 //	-node-timeout      REDLEASE_NODE_TIMEOUT       100ms
 //	-store-redis       REDLEASE_STORE_URL          none (no sample job)
 //	-store-name        REDLEASE_STORE_NAME         redlease-demo
@@ -30,6 +31,14 @@
 // independent Redis master; the count must be odd and the nodes distinct.
 // -store-redis is one such URL. Passwords are never logged: the worker
 // logs host:port only.
+//
+// -restart-guard is the lease client's restart guard
+// (lease.WithRestartGuard): how long a node that lost its data grants no
+// lock. It is also the longest lease TTL: a -lease-ttl above it is bad
+// configuration, and so is an activity's TTL above it (the activity fails
+// with LeaseInvalidInput). Give every client of the same nodes the same
+// guard: a node refuses acquisitions from a client with a shorter guard
+// than it has seen.
 //
 // # Logging
 //
@@ -156,6 +165,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		"redis_nodes", strings.Join(cfg.RedisAddrs(), ","),
 		"store", storeDescription(cfg),
 		"lease_ttl", cfg.LeaseTTL,
+		"restart_guard", cfg.RestartGuard,
 		"node_timeout", cfg.NodeTimeout,
 		"otel_exporters", strings.Join(tel.Exporters, ","),
 	)

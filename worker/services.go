@@ -43,12 +43,10 @@ func newServices(ctx context.Context, cfg Config, logger *slog.Logger, tp trace.
 	}
 	pingNodes(ctx, logger, append(append([]*redis.Client(nil), s.nodes...), nonNil(s.store)...), cfg.ConnectTimeout)
 
-	s.leases, err = lease.New(leaseNodes(s.nodes),
-		lease.WithTTL(cfg.LeaseTTL),
-		lease.WithNodeTimeout(cfg.NodeTimeout),
+	s.leases, err = lease.New(leaseNodes(s.nodes), append(leaseOptions(cfg),
 		lease.WithTracerProvider(tp),
 		lease.WithMeterProvider(mp),
-	)
+	)...)
 	if err != nil {
 		return nil, fmt.Errorf("lease client: %w", err)
 	}
