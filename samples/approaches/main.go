@@ -10,7 +10,10 @@
 // It starts its own redis-server processes on free loopback ports (no
 // persistence) and stops them at the end, also on Ctrl-C. It exits non-zero
 // when part B does not show what it claims: two owners after the replica
-// failover, one owner with Redlock when a node restarts empty.
+// failover; with Redlock, one owner when a node restarts empty, two owners
+// when it held a bare quorum and the restart guard is off, one when it is
+// on, and one owner but no locks for anyone while a restarted majority is
+// guarded.
 package main
 
 import (
@@ -66,7 +69,10 @@ func run(ctx context.Context, w io.Writer, d time.Duration, workers int) error {
 	if err := verify(ss, outs); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\nverified: the replica failover gave two owners; Redlock kept one owner with a node restarted empty\nand stayed available with 2 of 5 nodes down; the single node was a single point of failure\n")
+	fmt.Fprintf(w, "\nverified: the replica failover gave two owners; Redlock kept one owner with a node restarted empty\n"+
+		"and stayed available with 2 of 5 nodes down; a node restarted empty in a bare quorum gave two owners\n"+
+		"without the restart guard and one with it; with a majority restarted empty the guard kept one owner\n"+
+		"and no lock could be taken while it lasts; the single node was a single point of failure\n")
 	return nil
 }
 

@@ -19,6 +19,9 @@ type outcome struct {
 	// ownersAfterTTL is the same count once the first holder's lease ran
 	// out, when the scenario waited for that; -1 otherwise.
 	ownersAfterTTL int
+	// guarded: a Redlock node answered that it is guarded (it lost its
+	// data and grants nothing until its restart guard ends).
+	guarded bool
 	// steps is what happened, in order: the evidence behind the row.
 	steps []string
 }
@@ -62,11 +65,17 @@ func owners(hs ...held) int {
 // probe reports whether a lock on a fresh key can be acquired and
 // released now: the "still available" column.
 func probe(ctx context.Context, lock locker) bool {
+	return probeErr(ctx, lock) == nil
+}
+
+// probeErr is probe with the reason a lock on a fresh key could not be
+// acquired or released.
+func probeErr(ctx context.Context, lock locker) error {
 	h, err := lock.acquire(ctx, "probe/"+newOwner()[:8])
 	if err != nil {
-		return false
+		return err
 	}
-	return h.release(ctx) == nil
+	return h.release(ctx)
 }
 
 // yesNo prints a boolean for the tables.
@@ -84,9 +93,13 @@ func left(h held) string {
 
 // printOutcomes writes the table, then each row's evidence.
 func printOutcomes(w io.Writer, ss []scenario, outs []outcome) {
-	fmt.Fprintf(w, "%-18s %-53s %-15s %-14s %s\n", "approach", "failure injected", "still available", "owners at once", "verdict")
+	width := len("failure injected")
+	for _, s := range ss {
+		width = max(width, len(s.failure))
+	}
+	fmt.Fprintf(w, "%-18s %-*s %-15s %-14s %s\n", "approach", width, "failure injected", "still available", "owners at once", "verdict")
 	for i, s := range ss {
-		fmt.Fprintf(w, "%-18s %-53s %-15s %-14s %s\n", s.approach, s.failure, yesNo(outs[i].available), outs[i].ownersText(), outs[i].verdict())
+		fmt.Fprintf(w, "%-18s %-*s %-15s %-14s %s\n", s.approach, width, s.failure, yesNo(outs[i].available), outs[i].ownersText(), outs[i].verdict())
 	}
 	for i, s := range ss {
 		fmt.Fprintf(w, "\n%s — %s:\n", s.approach, s.failure)
