@@ -85,8 +85,12 @@ func (c *Client) acquireConfig(resource string, opts []AcquireOption) (acquireCo
 			return ac, err
 		}
 	}
-	if ac.keepAlive > 0 {
-		if err := checkKeepAlive(ac.keepAlive, ac.ttl, c.cfg); err != nil {
+	if ac.keepAlive >= 0 {
+		every := ac.keepAlive
+		if every == 0 {
+			every = ac.ttl / 3
+		}
+		if err := checkKeepAlive(every, ac.ttl, c.cfg); err != nil {
 			return ac, err
 		}
 	}
@@ -142,6 +146,8 @@ func (c *Client) tryAcquire(ctx context.Context, resource, owner string, ac acqu
 	if err := ctx.Err(); err != nil {
 		return nil, errors.Join(ErrNotAcquired, err)
 	}
+	c.inflight.RLock()
+	defer c.inflight.RUnlock()
 	stats.attempts++
 	contended := false
 	defer func() { c.obs.attempt(ctx, acquireOutcome(ctx, err), contended) }()
@@ -223,8 +229,9 @@ func (c *Client) tryAcquire(ctx context.Context, resource, owner string, ac acqu
 	}
 	l = newLease(c, k, owner, ac.holder, token, ac.ttl, start.mono, validUntil)
 	if ac.keepAlive >= 0 {
-		if err := l.KeepAlive(ac.keepAlive); err != nil {
-			_ = l.Release(context.WithoutCancel(ctx))
+		if err := l.KeepAlive(ac.keepAlive); err != nil { // checked before the round: not expected
+			l.end(ErrReleased)
+			c.undoAcquire(ctx, k, owner, taken)
 			return nil, err
 		}
 	}

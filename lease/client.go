@@ -39,7 +39,12 @@ type Client struct {
 
 	mu     sync.RWMutex // guards closed against enqueueing after Close
 	closed bool
-	waker  waker
+	// inflight is held for reading by every operation while it talks to
+	// the nodes (an acquisition with its undo, an extension, a release),
+	// and for writing by Close, so Close waits for them: an undo or
+	// release an operation sends goes out before the dispatchers stop.
+	inflight sync.RWMutex
+	waker    waker
 }
 
 // New returns a Client over nodes. The list must hold an odd number of
@@ -90,8 +95,11 @@ func (c *Client) Quorum() int { return c.quorum }
 func (c *Client) Nodes() int { return len(c.nodes) }
 
 // Close stops new operations (they return ErrClosed, and a Release called
-// after Close sends nothing: its locks expire by their TTL). It waits for
-// the batches being sent to finish, then sends the releases already queued
+// after Close sends nothing: its locks expire by their TTL). It first waits
+// for the operations in flight — each bounded by a few node timeouts — so
+// an acquisition that fails meanwhile still undoes what it took and an
+// extension that finds its lease lost still sends its release. Then it
+// waits for the batches being sent to finish, sends the releases queued
 // (Release, ReleaseOwner, ReleaseHolder and the undo of a failed
 // acquisition that were called before Close) as one last batch per node,
 // and answers the other queued requests (acquisitions, extensions) with
@@ -103,10 +111,12 @@ func (c *Client) Nodes() int { return len(c.nodes) }
 // goroutines the Client owns: one dispatcher per node, and the waker's.
 // The node clients stay open. Close is idempotent.
 func (c *Client) Close() error {
+	c.inflight.Lock() // operations in flight finish first (each is bounded by node timeouts)
 	c.mu.Lock()
 	already := c.closed
 	c.closed = true
 	c.mu.Unlock()
+	c.inflight.Unlock()
 	if already {
 		return nil
 	}

@@ -8,11 +8,12 @@ import (
 )
 
 // Extend resets the lease's TTL on the nodes: compare-and-PEXPIRE. On a
-// node that lost the key with its data (a restart without persistence), or
-// that was behind when the lease was acquired, the key is set again
-// (healed) only if the node's fence counter never reached this lease's
-// token, so nobody acquired there since; a lock released there (by
-// Release, ReleaseOwner, ReleaseHolder) or expired there is never put back.
+// node that lost its data (a restart without persistence: its restart
+// guard's node key is gone, or it is still in its guard window) the key is
+// set again (healed) if the node's fence counter is below this lease's
+// token, so nobody acquired there since. On a node that kept its data, a
+// lock released there (by Release, ReleaseOwner, ReleaseHolder) or expired
+// there is never put back.
 // It succeeds when a quorum confirms before the validity ends (the latest
 // deadline, also one a concurrent Extend set meanwhile); ValidUntil then
 // moves to the start of this call + TTL − drift, unless it is later
@@ -69,10 +70,12 @@ func (l *Lease) Extend(ctx context.Context) (err error) {
 		return fmt.Errorf("%w: %q: validity ended %v ago", ErrLost, l.resource, -validUntil.until(start))
 	}
 
+	c.inflight.RLock()
+	defer c.inflight.RUnlock()
 	n := len(c.nodes)
 	refused := 0
 	var failed []*NodeError
-	extendOp := &op{script: extendScript, keys: []string{l.keys.lock, l.keys.fence}, args: []any{l.owner, l.ttl.Milliseconds(), l.token}, decode: decodeInt64}
+	extendOp := &op{script: extendScript, keys: []string{l.keys.lock, l.keys.fence, nodeKey}, args: []any{l.owner, l.ttl.Milliseconds(), l.token}, decode: decodeInt64}
 	err = c.round(ctx, ctx, c.allNodes(), extendOp, func(r reply) bool {
 		switch {
 		case r.err != nil:
@@ -105,6 +108,9 @@ func (l *Lease) Extend(ctx context.Context) (err error) {
 	switch {
 	case confirmed >= c.quorum && validUntil.after(now):
 		if !l.extended(start.add(l.ttl - c.cfg.drift(l.ttl))) {
+			if cause := l.Err(); cause != ErrLost {
+				return cause // released or detached while extending
+			}
 			return fmt.Errorf("%w: %q: validity ended while extending", ErrLost, l.resource)
 		}
 		return nil

@@ -24,19 +24,21 @@ type keeper struct {
 }
 
 // KeepAlive starts the lease's keeper, which calls Extend every interval
-// (0 means TTL/3). After a failed extension it retries sooner, and when
-// the validity left is less than one node timeout — too little for
+// (0 means TTL/3), and never later than when 1.25 node timeouts of
+// validity are left — also for its first extension, however late
+// KeepAlive is called. After a failed extension it retries sooner, and
+// when less than one node timeout of validity is left — too little for
 // another round — it declares the lease lost: Done closes and the lease's
-// contexts are cancelled with cause ErrLost, before the validity deadline
-// (invariant I4). Release and Detach stop the keeper and wait for an
-// extension in flight. An idle keeper is a timer, not a goroutine.
+// contexts are cancelled with cause ErrLost, at least a quarter of a node
+// timeout before the validity deadline (invariant I4). Release and Detach
+// stop the keeper and wait for an extension in flight. An idle keeper is a
+// timer, not a goroutine.
 //
 // The interval must be positive (or 0) and shorter than TTL minus the drift
 // allowance and two node timeouts: an extension may take up to one node
 // timeout, and the next one must start with more than one node timeout of
-// validity left. The keeper also never sleeps past that point: after a
-// slow extension it extends early rather than late. KeepAlive returns ErrKeeperRunning if a keeper runs already,
-// ErrReleased or the lease's end cause if it ended.
+// validity left. KeepAlive returns ErrKeeperRunning if a keeper runs
+// already, ErrReleased or the lease's end cause if it ended.
 func (l *Lease) KeepAlive(interval time.Duration) error {
 	if interval == 0 {
 		interval = l.ttl / 3
@@ -56,8 +58,11 @@ func (l *Lease) KeepAlive(interval time.Duration) error {
 	}
 	k := &keeper{interval: interval}
 	k.ctx, k.cancel = context.WithCancel(context.Background())
+	// The first extension too comes before less than 1.25 node timeouts of
+	// validity are left, however late KeepAlive is called.
+	first := max(min(interval, l.validUntil.until(l.client.cfg.clock.now())-l.client.cfg.nodeTimeout*5/4), 0)
 	k.mu.Lock()
-	k.timer = time.AfterFunc(interval, func() { l.keepTick(k) })
+	k.timer = time.AfterFunc(first, func() { l.keepTick(k) })
 	k.mu.Unlock()
 	l.keeper = k
 	return nil
@@ -108,7 +113,7 @@ func (l *Lease) keepOnce(k *keeper) (next time.Duration, again bool) {
 	case err == nil:
 		// Wake with more than a node timeout of validity left, whatever
 		// the extension cost: a quarter of a node timeout to spare.
-		return min(k.interval, l.validityLeft()-nodeTimeout-nodeTimeout/4), true
+		return min(k.interval, l.validityLeft()-nodeTimeout*5/4), true
 	case k.ctx.Err() != nil, errors.Is(err, ErrReleased), errors.Is(err, ErrDetached):
 		return 0, false
 	case errors.Is(err, ErrLost), errors.Is(err, ErrClosed):
@@ -116,7 +121,7 @@ func (l *Lease) keepOnce(k *keeper) (next time.Duration, again bool) {
 		return 0, false
 	}
 	// No quorum this time: try again while validity lasts.
-	return min(k.interval/4, l.validityLeft()-nodeTimeout-nodeTimeout/4), true
+	return min(k.interval/4, l.validityLeft()-nodeTimeout*5/4), true
 }
 
 // halt stops the timer without waiting; safe from the keeper's own callback.

@@ -3,6 +3,8 @@ package lease
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -44,8 +46,11 @@ func (c *Client) ReleaseOwner(ctx context.Context, resource, owner string) error
 	if err := checkResource(resource); err != nil {
 		return err
 	}
-	if owner == "" {
+	switch {
+	case owner == "":
 		return invalid("owner", "empty")
+	case strings.HasSuffix(owner, "#"):
+		return invalid("owner", "%q is a release tombstone, not an owner value (see ReleaseHolder)", owner)
 	}
 	return c.runRelease(ctx, keysFor(resource), releaseOp(keysFor(resource), owner, "", true), 0)
 }
@@ -55,9 +60,11 @@ func (c *Client) ReleaseOwner(ctx context.Context, resource, owner string) error
 // lock of another holder. Idempotent.
 //
 // With an epoch, it leaves a tombstone instead of deleting: for tombstoneTTL
-// (0: the Client's TTL) the lock stays refused to attempts of this holder
-// from earlier epochs — an attempt delivered late, after the holder has
-// moved on, cannot run again — while other holders see it as free. Locks
+// (0: the Client's TTL; at most the restart guard, else ErrTTLAboveGuard)
+// the lock stays refused to attempts of this holder from that epoch or
+// earlier — an attempt delivered late, after the holder has moved on,
+// cannot run again — while other holders see it as free. A tombstone of an
+// earlier epoch is replaced (keeping the longer TTL); locks and tombstones
 // of this holder from later epochs are left alone.
 func (c *Client) ReleaseHolder(ctx context.Context, resource, holder string, epoch Epoch, tombstoneTTL time.Duration) error {
 	if err := checkResource(resource); err != nil {
@@ -76,6 +83,11 @@ func (c *Client) ReleaseHolder(ctx context.Context, resource, holder string, epo
 	if tombstoneTTL == 0 {
 		tombstoneTTL = c.cfg.ttl
 	}
+	if tombstoneTTL > c.cfg.guard {
+		// A node that lost its data forgets the tombstone; it must not
+		// outlive the restart guard that keeps such a node from granting.
+		return &InvalidInputError{Field: "tombstone ttl", Reason: fmt.Sprintf("%v is longer than the restart guard (%v)", tombstoneTTL, c.cfg.guard), Err: ErrTTLAboveGuard}
+	}
 	o := releaseOp(keysFor(resource), "", holderPrefix(holder), true)
 	if epoch != "" {
 		o.args[4], o.args[5], o.args[6] = tombstone(holder, epoch), tombstoneTTL.Milliseconds(), string(epoch)
@@ -85,6 +97,8 @@ func (c *Client) ReleaseHolder(ctx context.Context, resource, holder string, epo
 
 // runRelease runs a release round; token is recorded on the span when known.
 func (c *Client) runRelease(ctx context.Context, k keys, o *op, token int64) (err error) {
+	c.inflight.RLock()
+	defer c.inflight.RUnlock()
 	ctx, span := c.obs.start(ctx, SpanRelease, k.resource)
 	confirmed := 0
 	defer func() {

@@ -12,8 +12,8 @@
 --
 -- By owner: deletes the lock if its value is ARGV[1].
 -- By holder: replaces the holder's lock (any epoch up to the tombstone's)
--- with the tombstone, or plants the tombstone on a free node; another
--- holder's lock is never touched.
+-- or its tombstone of an earlier epoch with the tombstone, or plants the
+-- tombstone on a free node; another holder's lock is never touched.
 -- Returns 1 when this holder's or owner's lock was removed (and the
 -- release announced), 0 otherwise.
 local current = redis.call('GET', KEYS[1])
@@ -29,8 +29,20 @@ if current ~= false and prefix ~= '' and string.sub(current, 1, #prefix) == pref
     mine = epoch ~= nil and epoch <= ARGV[7]
   end
 end
-if ARGV[5] ~= '' and (current == false or mine) then
-  redis.call('SET', KEYS[1], ARGV[5], 'PX', ARGV[6])
+-- The holder's own tombstone from an earlier epoch gives way to the new
+-- one (keeping the longer TTL), so the later release refuses every epoch
+-- up to its own.
+local older = false
+if ARGV[5] ~= '' and current ~= false and current ~= ARGV[5] and string.sub(current, -1) == '#' and string.sub(current, 1, #prefix) == prefix then
+  local epoch = string.match(string.sub(current, #prefix + 1), '^([^#]*)#$')
+  older = epoch ~= nil and epoch < ARGV[7]
+end
+if ARGV[5] ~= '' and (current == false or mine or older) then
+  local ttl = tonumber(ARGV[6])
+  if older then
+    ttl = math.max(ttl, redis.call('PTTL', KEYS[1]))
+  end
+  redis.call('SET', KEYS[1], ARGV[5], 'PX', ttl)
 elseif mine then
   redis.call('DEL', KEYS[1])
 end
