@@ -69,9 +69,7 @@ func TestMajorityDownFailsCleanly(t *testing.T) {
 			t.Fatal(err)
 		}
 		// They never granted a lock: no restart guard to sit out.
-		if _, err := lease.InitNode(context.Background(), cluster.Nodes[i].Client); err != nil {
-			t.Fatal(err)
-		}
+		initRestarted(t, cluster.Nodes[i])
 	}
 	l := mustAcquire(t, c, "majority")
 	for _, i := range []int{0, 1, 2} {

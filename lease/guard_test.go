@@ -18,26 +18,31 @@ import (
 )
 
 // holdBareQuorum acquires resource so that it sits on nodes 0, 1 and 2 of
-// five only: nodes 3 and 4 are held by a blocker during the acquisition,
-// as when another holder's copies had not expired there yet. The blocker
-// is gone afterwards.
+// five only: nodes 3 and 4 are down during the acquisition and come back
+// afterwards as new nodes (InitNode: they never granted a lock). (A blocker
+// value on nodes 3 and 4, deleted once Acquire returns, would race with the
+// acquisition's requests still on their way there.)
 func holdBareQuorum(t *testing.T, c *lease.Client, cluster *leasetest.Cluster, resource string, opts ...lease.AcquireOption) *lease.Lease {
 	t.Helper()
 	ctx := context.Background()
 	for _, i := range []int{3, 4} {
-		if err := cluster.Nodes[i].Client.Set(ctx, lockKey(resource), "blocker", time.Minute).Err(); err != nil {
+		if err := cluster.Nodes[i].Kill(); err != nil {
 			t.Fatal(err)
 		}
 	}
 	l := mustAcquire(t, c, resource, opts...)
 	for _, i := range []int{3, 4} {
-		if err := cluster.Nodes[i].Client.Del(ctx, lockKey(resource)).Err(); err != nil {
+		if err := cluster.Nodes[i].Restart(ctx); err != nil {
 			t.Fatal(err)
 		}
+		initRestarted(t, cluster.Nodes[i])
 	}
 	waitUntil(t, 2*time.Second, "the lease on nodes 0-2", func() bool {
 		return countOwner(lockValues(t, cluster, resource)[:3], l.Owner()) == 3
 	})
+	if vals := lockValues(t, cluster, resource); vals[3] != "" || vals[4] != "" {
+		t.Fatalf("nodes 3 and 4 hold %q", vals[3:])
+	}
 	return l
 }
 

@@ -100,9 +100,8 @@ func redlockFailure(kill int, restart bool) func(context.Context, env) (outcome,
 }
 
 // redlockBareQuorum returns the scenario of a lease on a bare quorum:
-// client 1 holds the lock on exactly nodes 0, 1 and 2 of 5 (a blocker value
-// sits on nodes 3 and 4 during its acquisition, as when an earlier
-// holder's copies had not expired there yet, and is deleted afterwards).
+// client 1 holds the lock on exactly nodes 0, 1 and 2 of 5 (nodes 3 and 4
+// are down during its acquisition and come back afterwards as new nodes).
 // Node 0 restarts empty, and client 2 asks for the lock: nodes 3 and 4 are
 // free, so node 0 alone stands between client 2 and the quorum {0, 3, 4}.
 //
@@ -127,9 +126,13 @@ func redlockBareQuorum(guard bool) func(context.Context, env) (outcome, error) {
 		}
 		defer client2.c.Close()
 
-		blocked := e.nodes[3:]
-		for _, n := range blocked {
-			if err := n.Client.Do(ctx, "SET", lockKey(resource), "blocker", "PX", ttl.Milliseconds()).Err(); err != nil {
+		// Nodes 3 and 4 are down while client 1 acquires, then come back
+		// as new nodes that never served a lock (lease.InitNode). (A
+		// blocker value deleted after Acquire returns would race with the
+		// acquisition's requests still on their way to nodes 3 and 4.)
+		away := e.nodes[3:]
+		for _, n := range away {
+			if err := n.Kill(); err != nil {
 				return o, err
 			}
 		}
@@ -138,8 +141,14 @@ func redlockBareQuorum(guard bool) func(context.Context, env) (outcome, error) {
 			return o, err
 		}
 		l1 := h1.(redlockHeld).l
-		for _, n := range blocked {
-			if err := n.Client.Del(ctx, lockKey(resource)).Err(); err != nil {
+		for _, n := range away {
+			if err := n.Restart(ctx); err != nil {
+				return o, err
+			}
+			if err := reachable(ctx, n.Client); err != nil {
+				return o, err
+			}
+			if err := initNew(ctx, n.Client); err != nil {
 				return o, err
 			}
 		}
@@ -150,7 +159,7 @@ func redlockBareQuorum(guard bool) func(context.Context, env) (outcome, error) {
 		if !slices.Equal(on, []int{0, 1, 2}) {
 			return o, fmt.Errorf("client 1's lock is on %s, want nodes 0, 1, 2", nodeList(on))
 		}
-		o.note("client 1 acquired %q while a blocker value sat on nodes 3 and 4 (SET PX, deleted since): it holds %s only, a bare quorum, token %d",
+		o.note("client 1 acquired %q while nodes 3 and 4 were down (back since, as new nodes): it holds %s only, a bare quorum, token %d",
 			resource, nodeList(on), l1.Token())
 
 		node0 := e.nodes[0]
@@ -300,6 +309,24 @@ func reachable(ctx context.Context, rdb *redis.Client) error {
 	defer cancel()
 	for {
 		err := rdb.Ping(ctx).Err()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// initNew declares a restarted node new (lease.InitNode), retrying while
+// the client drops its connections to the old process.
+func initNew(ctx context.Context, rdb *redis.Client) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	for {
+		_, err := lease.InitNode(ctx, rdb)
 		if err == nil {
 			return nil
 		}
