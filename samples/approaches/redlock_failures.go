@@ -34,16 +34,11 @@ import (
 func redlockFailure(kill int, restart bool) func(context.Context, env) (outcome, error) {
 	return func(ctx context.Context, e env) (outcome, error) {
 		o := outcome{ownersAfterTTL: -1}
-		client1, err := newRedlock(e.nodes)
+		client1, client2, closeBoth, err := twoRedlocks(e.nodes)
 		if err != nil {
 			return o, err
 		}
-		defer client1.c.Close()
-		client2, err := newRedlock(e.nodes)
-		if err != nil {
-			return o, err
-		}
-		defer client2.c.Close()
+		defer closeBoth()
 
 		h1, err := client1.acquire(ctx, resource)
 		if err != nil {
@@ -115,16 +110,11 @@ func redlockFailure(kill int, restart bool) func(context.Context, env) (outcome,
 func redlockBareQuorum(guard bool) func(context.Context, env) (outcome, error) {
 	return func(ctx context.Context, e env) (outcome, error) {
 		o := outcome{ownersAfterTTL: -1}
-		client1, err := newRedlock(e.nodes)
+		client1, client2, closeBoth, err := twoRedlocks(e.nodes)
 		if err != nil {
 			return o, err
 		}
-		defer client1.c.Close()
-		client2, err := newRedlock(e.nodes)
-		if err != nil {
-			return o, err
-		}
-		defer client2.c.Close()
+		defer closeBoth()
 
 		// Nodes 3 and 4 are down while client 1 acquires, then come back
 		// as new nodes that never served a lock (lease.InitNode). (A
@@ -257,6 +247,19 @@ func holding(ctx context.Context, nodes []*leasetest.Node, owner string) []int {
 		}
 	}
 	return on
+}
+
+// twoRedlocks is two Redlock clients over the nodes, two "processes", and
+// a function that closes both.
+func twoRedlocks(nodes []*leasetest.Node) (client1, client2 redlock, closeBoth func(), err error) {
+	if client1, err = newRedlock(nodes); err != nil {
+		return client1, client2, nil, err
+	}
+	if client2, err = newRedlock(nodes); err != nil {
+		client1.c.Close()
+		return client1, client2, nil, err
+	}
+	return client1, client2, func() { client1.c.Close(); client2.c.Close() }, nil
 }
 
 // newRedlock is one Redlock client over the nodes (one per "process").
