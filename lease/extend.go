@@ -7,13 +7,17 @@ import (
 	"time"
 )
 
-// Extend resets the lease's TTL on the nodes: compare-and-PEXPIRE. On a
-// node that lost its data (a restart without persistence: its restart
-// guard's node key is gone, or it is still in its guard window) the key is
-// set again (healed) if the node's fence counter is below this lease's
-// token, so nobody acquired there since. On a node that kept its data, a
-// lock released there (by Release, ReleaseOwner, ReleaseHolder) or expired
-// there is never put back.
+// Extend resets the lease's TTL on the nodes: compare-and-PEXPIRE. Only
+// nodes that still hold the lock confirm. When a quorum confirmed, the lock
+// is put back (healed), without waiting, on nodes that lost it with their
+// data (a restart without persistence: the restart guard's node key is
+// gone, or the node is still in its guard window) and whose fence counter
+// is below this lease's token, so nobody acquired there since. Healing
+// restores copies of a lease that holds a quorum; it never makes one up: a
+// lease whose copies fell below a quorum (one node of a bare quorum
+// restarted empty, say) can no longer be extended and ends lost. On a node
+// that kept its data, a lock released there (by Release, ReleaseOwner,
+// ReleaseHolder) or expired there is never put back.
 // It succeeds when a quorum confirms before the validity ends (the latest
 // deadline, also one a concurrent Extend set meanwhile); ValidUntil then
 // moves to the start of this call + TTL − drift, unless it is later
@@ -22,7 +26,7 @@ import (
 // Errors:
 //   - ErrLost: validity had already ended, the confirmations came too late,
 //     or a majority of nodes no longer hold the lock for this owner
-//     (released elsewhere, expired, or taken). The lease is over; Valid
+//     (released elsewhere, expired, taken, or lost with a node's data). The lease is over; Valid
 //     reports false from now on, and a release of this owner's value is
 //     sent to every node so no healed copy is left behind.
 //   - *QuorumError (ErrNotExtended): too few nodes answered in time. The
@@ -74,14 +78,20 @@ func (l *Lease) Extend(ctx context.Context) (err error) {
 	defer c.inflight.RUnlock()
 	n := len(c.nodes)
 	refused := 0
+	var healable []int // nodes that lost their data and may get the lock back
+	answered := make([]bool, n)
 	var failed []*NodeError
 	extendOp := &op{script: extendScript, keys: []string{l.keys.lock, l.keys.fence, nodeKey}, args: []any{l.owner, l.ttl.Milliseconds(), l.token}, decode: decodeInt64}
 	err = c.round(ctx, ctx, c.allNodes(), extendOp, func(r reply) bool {
+		answered[r.node] = true
 		switch {
 		case r.err != nil:
 			failed = append(failed, c.nodeError(r))
-		case r.val == int64(1) || r.val == int64(2):
+		case r.val == int64(1):
 			confirmed++
+		case r.val == int64(2):
+			healable = append(healable, r.node)
+			failed = append(failed, c.nodeError(reply{node: r.node, err: ErrNotHeld}))
 		case r.val == int64(0):
 			refused++
 			failed = append(failed, c.nodeError(reply{node: r.node, err: ErrNotHeld}))
@@ -90,7 +100,10 @@ func (l *Lease) Extend(ctx context.Context) (err error) {
 		}
 		return confirmed >= c.quorum || len(failed) > n-c.quorum
 	})
-	if err == nil && confirmed < c.quorum && refused <= n-c.quorum {
+	// Only a node that holds the lock confirms. A node that lost its data
+	// counts as not holding it: healing it must not make up a quorum.
+	missing := refused + len(healable)
+	if err == nil && confirmed < c.quorum && missing <= n-c.quorum {
 		err = ctx.Err() // the nodes failed because ctx ended
 	}
 	if err != nil {
@@ -107,6 +120,19 @@ func (l *Lease) Extend(ctx context.Context) (err error) {
 	l.mu.Unlock()
 	switch {
 	case confirmed >= c.quorum && validUntil.after(now):
+		// The lease holds a quorum: put its copies back where nodes lost
+		// them — those that said so, and those that had not answered when
+		// the quorum was reached (heal.lua checks again and changes nothing
+		// on a node that holds the lock or kept its data). Not waited for;
+		// the next extension counts them.
+		for i := range n {
+			if !answered[i] {
+				healable = append(healable, i)
+			}
+		}
+		if len(healable) > 0 {
+			c.sendTo(healable, &op{script: healScript, keys: extendOp.keys, args: extendOp.args, decode: decodeInt64})
+		}
 		if !l.extended(start.add(l.ttl - c.cfg.drift(l.ttl))) {
 			if cause := l.Err(); cause != ErrLost {
 				return cause // released or detached while extending
@@ -117,9 +143,9 @@ func (l *Lease) Extend(ctx context.Context) (err error) {
 	case confirmed >= c.quorum:
 		l.lose()
 		return fmt.Errorf("%w: %q: quorum confirmed %v after validity ended", ErrLost, l.resource, -validUntil.until(now))
-	case refused > n-c.quorum:
+	case missing > n-c.quorum:
 		l.lose()
-		return fmt.Errorf("%w: %q: %d of %d nodes no longer hold it for this owner (released, expired or taken)", ErrLost, l.resource, refused, n)
+		return fmt.Errorf("%w: %q: %d of %d nodes no longer hold it for this owner (released, expired, taken, or lost with a node's data)", ErrLost, l.resource, missing, n)
 	}
 	return &QuorumError{Op: opExtend, Resource: l.resource, Quorum: c.quorum, Confirmed: confirmed, Nodes: sortNodes(failed)}
 }

@@ -139,7 +139,8 @@ func TestRestartedEmptyNodeInBareQuorumGivesNoSecondOwner(t *testing.T) {
 func TestGuardedNodeStillExtendsHealsAndReleases(t *testing.T) {
 	c, cluster := newClient(t, 5, lease.WithTTL(time.Second), lease.WithRestartGuard(3*time.Second))
 	ctx := context.Background()
-	l := holdBareQuorum(t, c, cluster, "healed", lease.WithKeepAlive(0))
+	l := mustAcquire(t, c, "healed", lease.WithKeepAlive(0))
+	settledValues(t, cluster, "healed", l.Owner())
 	if err := cluster.Nodes[0].Restart(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -163,6 +164,26 @@ func TestGuardedNodeStillExtendsHealsAndReleases(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitReleased(t, cluster, "healed")
+}
+
+// A lease on a bare quorum that loses one node's copy with its data cannot
+// prove a quorum any more: it ends lost at its deadline (the holder learns
+// it) rather than living on by healing the restarted node.
+func TestBareQuorumLeaseLosingANodeEndsLost(t *testing.T) {
+	c, cluster := newClient(t, 5, lease.WithTTL(time.Second), lease.WithRestartGuard(3*time.Second))
+	ctx := context.Background()
+	l := holdBareQuorum(t, c, cluster, "bare-lost", lease.WithKeepAlive(0))
+	if err := cluster.Nodes[0].Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-l.Done():
+	case <-time.After(3 * time.Second):
+		t.Fatal("the lease lives on without a quorum")
+	}
+	if !errors.Is(l.Err(), lease.ErrLost) {
+		t.Fatalf("ended with %v, want ErrLost", l.Err())
+	}
 }
 
 // guardLeft is what is left of node's restart guard window, by its clock

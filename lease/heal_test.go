@@ -52,14 +52,15 @@ func TestKeeperNeverUndoesAReleaseMadeElsewhere(t *testing.T) {
 	}
 }
 
-// Healing still works where it should: on nodes that lost their data, the
-// holder's next extension puts its lock back, also on a majority.
+// Healing still works where it should: on nodes that lost their data,
+// while the lease holds a quorum, the holder's next extension puts its lock
+// back.
 func TestExtendHealsNodesThatLostTheirData(t *testing.T) {
 	c, cluster := newClient(t, 5, lease.WithTTL(2*time.Second), lease.WithRestartGuard(2*time.Second))
 	ctx := context.Background()
 	l := mustAcquire(t, c, "heal")
 	settledValues(t, cluster, "heal", l.Owner())
-	for _, i := range []int{0, 1, 2} {
+	for _, i := range []int{0, 1} {
 		if err := cluster.Nodes[i].Restart(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -77,5 +78,29 @@ func TestExtendHealsNodesThatLostTheirData(t *testing.T) {
 	}
 	if err := l.Release(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Healing never makes up a quorum: when a majority of the lease's nodes
+// lost their data, the lease cannot be extended and ends lost (its copies
+// are not put back), and nobody else gets the lock during the guard.
+func TestHealingNeverMakesUpAQuorum(t *testing.T) {
+	c, cluster := newClient(t, 5, lease.WithTTL(2*time.Second), lease.WithRestartGuard(3*time.Second))
+	ctx := context.Background()
+	l := mustAcquire(t, c, "no-makeup")
+	settledValues(t, cluster, "no-makeup", l.Owner())
+	for _, i := range []int{0, 1, 2} {
+		if err := cluster.Nodes[i].Restart(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitUntil(t, 2*time.Second, "Extend reports the lease lost", func() bool {
+		return errors.Is(l.Extend(ctx), lease.ErrLost)
+	})
+	time.Sleep(50 * time.Millisecond) // let any (wrong) heal land
+	for i, v := range lockValues(t, cluster, "no-makeup")[:3] {
+		if v == l.Owner() {
+			t.Fatalf("node %d healed for a lease without a quorum", i)
+		}
 	}
 }

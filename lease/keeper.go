@@ -120,8 +120,9 @@ func (l *Lease) keepOnce(k *keeper) (next time.Duration, again bool) {
 		l.markLost()
 		return 0, false
 	}
-	// No quorum this time: try again while validity lasts.
-	return min(k.interval/4, l.validityLeft()-nodeTimeout*5/4), true
+	// No quorum this time: try again while validity lasts, but not back to
+	// back when nodes fail fast near the end (at most about 2 more tries).
+	return max(min(k.interval/4, l.validityLeft()-nodeTimeout*5/4), nodeTimeout/8), true
 }
 
 // halt stops the timer without waiting; safe from the keeper's own callback.

@@ -208,3 +208,36 @@ func TestMalformedNodeKeyIsAPerNodeError(t *testing.T) {
 		t.Fatalf("node 0: %v", ne.Err)
 	}
 }
+
+// One empty restart after a lease was released (or taken over) on some of
+// its nodes only: the old lease must not heal the restarted node to make up
+// a quorum while the new owner holds the lock there.
+func TestPartialReleaseAndARestartGiveNoSecondOwner(t *testing.T) {
+	c1, cluster := newClient(t, 5, lease.WithTTL(5*time.Second), lease.WithRestartGuard(10*time.Second))
+	c2 := clientOn(t, cluster, lease.WithTTL(5*time.Second), lease.WithRestartGuard(10*time.Second))
+	ctx := context.Background()
+	l1 := mustAcquire(t, c1, "zz")
+	settledValues(t, cluster, "zz", l1.Owner())
+	for i := range 3 { // a release elsewhere that reached nodes 0-2 only
+		if err := cluster.Nodes[i].Client.Del(ctx, lockKey("zz")).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l2 := mustAcquire(t, c2, "zz")
+	if err := cluster.Nodes[2].Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	for range 20 { // the first request to the restarted node may meet a dead connection
+		if err = l1.Extend(ctx); err == nil || errors.Is(err, lease.ErrLost) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err == nil && l1.Valid() && l2.Valid() {
+		t.Fatalf("two valid leases: l1 extended by healing node 2; locks %q", lockValues(t, cluster, "zz"))
+	}
+	if !errors.Is(err, lease.ErrLost) {
+		t.Fatalf("l1.Extend: %v, want ErrLost", err)
+	}
+}

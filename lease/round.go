@@ -79,15 +79,18 @@ func (c *Client) allNodes() []int { return c.all }
 // send queues o to every node and returns without waiting for the replies
 // (a buffered channel nobody reads takes them). Each request is still
 // bounded by the node timeout. After Close it sends nothing.
-func (c *Client) send(o *op) {
+func (c *Client) send(o *op) { c.sendTo(c.all, o) }
+
+// sendTo is send to the nodes in targets only.
+func (c *Client) sendTo(targets []int, o *op) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if c.closed {
 		return
 	}
-	replies := make(chan reply, len(c.nodes))
+	replies := make(chan reply, len(targets))
 	deadline := time.Now().Add(c.cfg.nodeTimeout)
-	for _, i := range c.all {
+	for _, i := range targets {
 		c.dispatchers[i].enqueue(&request{ctx: context.Background(), deadline: deadline, op: o, node: i, replies: replies})
 	}
 }

@@ -20,14 +20,17 @@ var (
 	releaseSource string
 	//go:embed scripts/init_node.lua
 	initNodeSource string
+	//go:embed scripts/heal.lua
+	healSource string
 
 	acquireScript    = redis.NewScript(acquireSource)
 	raiseFenceScript = redis.NewScript(raiseFenceSource)
 	extendScript     = redis.NewScript(extendSource)
 	releaseScript    = redis.NewScript(releaseSource)
 	initNodeScript   = redis.NewScript(initNodeSource)
+	healScript       = redis.NewScript(healSource)
 
-	scriptSources = []string{acquireSource, raiseFenceSource, extendSource, releaseSource, initNodeSource}
+	scriptSources = []string{acquireSource, raiseFenceSource, extendSource, releaseSource, initNodeSource, healSource}
 )
 
 func decodeInt64(c *redis.Cmd) (any, error)      { return c.Int64() }

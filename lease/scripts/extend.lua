@@ -1,4 +1,4 @@
--- extend.lua: compare-and-PEXPIRE, healing a node that lost its data.
+-- extend.lua: compare-and-PEXPIRE, and find nodes to heal.
 --
 -- KEYS[1]  lock key   redlease:{R}:lock
 -- KEYS[2]  fence key  redlease:{R}:fence
@@ -8,10 +8,15 @@
 -- ARGV[3]  fencing token of the lease
 --
 -- Returns 1 when the lock was the caller's and its TTL is reset.
--- Returns 2 when the lock was gone from a node that lost its data — its
---   node key is missing, or it is still in its guard window — and its fence
---   counter is below the token (nobody acquired here since): the lock is
---   set again (healed) and the counter raised to the token.
+-- Returns 2 when the lock is gone from a node that lost its data — its node
+--   key is missing, or it is still in its guard window — and its fence
+--   counter is below the token (nobody acquired here since): the node may
+--   be healed, but nothing is written. The caller heals it (heal.lua) only
+--   once a quorum of nodes confirmed with 1: a heal restores copies of a
+--   lease that still holds a quorum, it never makes one up. (A node that
+--   lost its data also lost who held it before; had the lease been released
+--   there and another holder acquired it before the loss, healing it to make
+--   a quorum would give two owners.)
 -- Returns 0 otherwise: another owner holds the lock, or the lock is gone
 --   from a node that kept its data (released there, or expired): nothing
 --   changed. A release stays a release. (A node that was behind at the
@@ -41,6 +46,4 @@ local fence = tonumber(redis.call('GET', KEYS[2]) or '0')
 if fence >= token then
   return 0
 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-redis.call('SET', KEYS[2], ARGV[3])
 return 2
