@@ -20,7 +20,9 @@ import (
 //
 // A critical section whose lease was lost fails with a LeaseLost
 // application error (activities.IsLeaseLost); WithLease returns it, after
-// the release.
+// the release. WithLease returns fn's result: a release that fails after
+// fn succeeded is logged (the lock expires by its TTL) and does not turn
+// the completed work into an error.
 func WithLease(ctx workflow.Context, resource string, opts LeaseOptions, fn func(ctx workflow.Context, lease activities.LeaseInfo) error) (err error) {
 	opts, err = opts.withDefaults()
 	if err != nil {
@@ -38,12 +40,12 @@ func WithLease(ctx workflow.Context, resource string, opts LeaseOptions, fn func
 	defer func() {
 		releaseCtx, _ := workflow.NewDisconnectedContext(ctx)
 		releaseCtx = workflow.WithActivityOptions(releaseCtx, opts.releaseOptions())
+		// A failed release does not turn completed work into a failure (a
+		// caller that retried would redo it): it is logged, and the lock
+		// expires by its TTL.
 		if releaseErr := workflow.ExecuteActivity(releaseCtx, activities.ReleaseName, lease).Get(releaseCtx, nil); releaseErr != nil {
 			workflow.GetLogger(ctx).Warn("lease release failed; the lock expires by its TTL",
 				"resource", resource, "error", releaseErr)
-			if err == nil {
-				err = releaseErr
-			}
 		}
 	}()
 

@@ -22,6 +22,8 @@ type recorder struct {
 	calls    []string
 	released []activities.LeaseInfo
 	body     func(ctx context.Context) error
+	// releaseErr, when set, is what the release activity fails with.
+	releaseErr error
 }
 
 func (r *recorder) add(call string) {
@@ -50,7 +52,7 @@ func (r *recorder) release(_ context.Context, l activities.LeaseInfo) error {
 	r.mu.Lock()
 	r.released = append(r.released, l)
 	r.mu.Unlock()
-	return nil
+	return r.releaseErr
 }
 
 func (r *recorder) section(ctx context.Context, l activities.LeaseInfo, _ any) (string, error) {
@@ -169,5 +171,35 @@ func assertCalls(t *testing.T, got []string, want ...string) {
 		if got[i] != want[i] {
 			t.Fatalf("calls %v, want %v", got, want)
 		}
+	}
+}
+
+// A release that fails after the work succeeded does not make the job fail:
+// a caller that retried would run the completed work again.
+func TestFailedReleaseKeepsTheWorksResult(t *testing.T) {
+	r := &recorder{releaseErr: temporal.NewNonRetryableApplicationError("nodes down", "ReleaseFailed", nil)}
+	env := newEnv(t, r)
+	env.ExecuteWorkflow(workflows.ExclusiveJobName, job(workflows.LeaseOptions{}))
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatalf("workflow error %v after the work succeeded", err)
+	}
+	var result string
+	if err := env.GetWorkflowResult(&result); err != nil || result != "done" {
+		t.Fatalf("result %q, %v", result, err)
+	}
+	assertCalls(t, r.Calls(), "acquire", "section", "release")
+}
+
+// When the work failed too, the work's error is what the job returns.
+func TestFailedReleaseKeepsTheWorksError(t *testing.T) {
+	r := &recorder{
+		body:       func(context.Context) error { return temporal.NewNonRetryableApplicationError("boom", "Boom", nil) },
+		releaseErr: temporal.NewNonRetryableApplicationError("nodes down", "ReleaseFailed", nil),
+	}
+	env := newEnv(t, r)
+	env.ExecuteWorkflow(workflows.ExclusiveJobName, job(workflows.LeaseOptions{}))
+	var appErr *temporal.ApplicationError
+	if err := env.GetWorkflowError(); !errors.As(err, &appErr) || appErr.Type() != "Boom" {
+		t.Fatalf("workflow error %v, want the section's Boom", err)
 	}
 }
