@@ -206,8 +206,24 @@ func takeOver(ctx context.Context, client *lease.Client, info LeaseInfo, progres
 		return l, nil
 	case ctx.Err() != nil:
 		return nil, ctx.Err()
-	case errors.As(err, &notAcquired) && notAcquired.RetryAfter > 0:
-		return nil, leaseLost(fmt.Sprintf("lease %q is held by another holder, or by a newer attempt of this one", info.Resource), err)
+	case errors.As(err, &notAcquired) && heldByAnotherQuorum(notAcquired):
+		return nil, leaseLost(fmt.Sprintf("lease %q is held by another holder, or by a newer attempt of this one, on a quorum of nodes", info.Resource), err)
 	}
-	return nil, classify(err) // no quorum (nodes down): retryable
+	// No proof of loss: the quorum was missed because nodes are down, slow
+	// or guarded, or only a minority answered "held by another": retryable.
+	return nil, classify(err)
+}
+
+// heldByAnotherQuorum reports whether a quorum of nodes answered that
+// another owner holds the lock: only that proves the lease gone. Down, slow
+// or guarded nodes, and a minority of "taken" answers (a stray lock), do
+// not.
+func heldByAnotherQuorum(e *lease.NotAcquiredError) bool {
+	taken := 0
+	for _, ne := range e.Nodes {
+		if errors.Is(ne.Err, lease.ErrTaken) {
+			taken++
+		}
+	}
+	return taken >= e.Quorum
 }

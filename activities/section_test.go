@@ -3,6 +3,7 @@ package activities_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -413,5 +414,39 @@ func TestAcquireLeaseHeartbeatsWhileWaiting(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("AcquireLease did not return after the release")
+	}
+}
+
+// A takeover that misses the quorum because nodes are down is retryable,
+// even when a node holds a stray lock of another owner: only a quorum of
+// "held by another" answers proves the lease lost. (5 nodes, 2 down, one
+// with a stray lock: this used to fail with a non-retryable LeaseLost.)
+func TestRunTakeoverWithNodesDownIsRetryable(t *testing.T) {
+	acts, _, cluster := newLeases(t, 5)
+	ctx := context.Background()
+	for _, n := range cluster.Nodes[:2] {
+		if err := n.Kill(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := cluster.Nodes[2].Client.Set(ctx, "redlease:{ledger}:lock", "stray", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	env, _ := sectionEnv(nil)
+	ran := false
+	step := func(ctx context.Context, info activities.LeaseInfo) (string, error) {
+		return activities.Run(ctx, acts, info, func(ctx context.Context, s *activities.Section) (string, error) {
+			ran = true
+			return "", nil
+		})
+	}
+	env.RegisterActivity(step)
+	_, err := env.ExecuteActivity(step, heldInfo("ledger", "wf/mine"))
+	var appErr *temporal.ApplicationError
+	if err == nil || ran || activities.IsLeaseLost(err) || (errors.As(err, &appErr) && appErr.NonRetryable()) {
+		t.Fatalf("error %v (section ran: %v): want a retryable error, not LeaseLost", err, ran)
+	}
+	if !errors.Is(err, lease.ErrNotAcquired) && !strings.Contains(err.Error(), "not acquired") {
+		t.Fatalf("error %v: want the lease's not-acquired error", err)
 	}
 }
