@@ -47,9 +47,12 @@ func TestContendingWorkflowsNeverOverlap(t *testing.T) {
 	for i := range jobs - 1 {
 		s.startJob(fmt.Sprintf("contend-%d", i), req)
 	}
-	// The last one through `workflow execute`, which waits for its end.
+	// The last one through `workflow execute`, which waits for its end, with
+	// its input as a person would type it: the lease's durations as strings.
 	last := fmt.Sprintf("contend-%d", jobs-1)
-	status, raw := s.executeJob(last, req)
+	typed := json.RawMessage(fmt.Sprintf(`{"Resource":"printer","Activity":%q,"Input":{"Steps":%d,"StepDuration":%d},"Lease":{"TTL":"10s","HeartbeatTimeout":"3s"}}`,
+		exclusivejob.StepsName, steps, (40 * time.Millisecond).Nanoseconds()))
+	status, raw := s.executeJob(last, typed)
 	if status != "COMPLETED" {
 		t.Fatalf("%s: %s", last, status)
 	}
