@@ -345,3 +345,22 @@ func TestDescribeShowsHeartbeatProgress(t *testing.T) {
 	s.temporal("workflow", "cancel", "--workflow-id", "desc-1")
 	s.result("desc-1")
 }
+
+// A job naming an activity that no worker registered fails promptly with a
+// clear error instead of retrying forever, and its lease is released.
+func TestJobWithAnUnregisteredActivityFailsAndFreesTheLease(t *testing.T) {
+	s := newStack(t, "unregistered")
+	s.startWorker("a")
+	req := jobRequest("kiln", 1, 10*time.Millisecond, 10*time.Second, 3*time.Second)
+	req.Activity = "NoSuchActivity"
+	s.startJob("unregistered", req)
+	waitFor(t, 30*time.Second, "the job fails", func() bool {
+		info, _ := s.describe("unregistered")["workflowExecutionInfo"].(map[string]any)
+		return strings.Contains(fmt.Sprint(info["status"]), "FAILED")
+	})
+	_, _, closeEvent := s.result("unregistered")
+	if !strings.Contains(closeEvent, "NoSuchActivity") {
+		t.Fatalf("close event does not name the missing activity: %s", closeEvent)
+	}
+	waitFor(t, 10*time.Second, "lease released", func() bool { return s.lockedNodes("kiln") == 0 })
+}

@@ -40,8 +40,10 @@ type LeaseOptions struct {
 	// activity attempt. Default: DefaultSectionTimeout (1 h).
 	SectionTimeout time.Duration
 	// SectionRetry is the retry policy of critical-section activities; the
-	// LeaseLost, LeaseNotAcquired and LeaseInvalidInput types are always
-	// added to its NonRetryableErrorTypes. Default: the server's default
+	// LeaseLost, LeaseNotAcquired and LeaseInvalidInput types, and the SDK's
+	// ActivityNotRegisteredError (a worker of the task queue does not know
+	// the section's activity), are always added to its
+	// NonRetryableErrorTypes. Default: the server's default
 	// policy (unlimited attempts, exponential backoff from 1 s).
 	SectionRetry *temporal.RetryPolicy
 	// TaskQueue for the lease and section activities. Default: the
@@ -89,6 +91,13 @@ func (o LeaseOptions) interval() time.Duration {
 
 var nonRetryableTypes = []string{activities.ErrorTypeLeaseLost, activities.ErrorTypeNotAcquired, activities.ErrorTypeInvalidInput}
 
+// activityNotRegistered is the error type the SDK reports when a worker of
+// the task queue has no activity of that name. A section that no worker
+// runs must not retry forever while its lease is held: it fails, and
+// WithLease releases the lease. So every worker of the sections' task
+// queue must register the section activities.
+const activityNotRegistered = "ActivityNotRegisteredError"
+
 // sectionOptions are the activity options of critical sections.
 func (o LeaseOptions) sectionOptions() workflow.ActivityOptions {
 	retry := &temporal.RetryPolicy{}
@@ -96,7 +105,7 @@ func (o LeaseOptions) sectionOptions() workflow.ActivityOptions {
 		copied := *o.SectionRetry
 		retry = &copied
 	}
-	retry.NonRetryableErrorTypes = append(append([]string(nil), retry.NonRetryableErrorTypes...), nonRetryableTypes...)
+	retry.NonRetryableErrorTypes = append(append(append([]string(nil), retry.NonRetryableErrorTypes...), nonRetryableTypes...), activityNotRegistered)
 	return workflow.ActivityOptions{
 		TaskQueue:           o.TaskQueue,
 		StartToCloseTimeout: o.SectionTimeout,
