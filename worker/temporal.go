@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/redlease/redlease/activities"
 	"github.com/redlease/redlease/samples/exclusivejob"
@@ -25,6 +26,10 @@ const instrumentationName = "github.com/redlease/redlease/worker"
 // interceptor, which starts a RunActivity span around each activity and
 // puts it in the activity's context (so the lease spans nest under it),
 // and the metrics handler.
+// stickyScheduleToStartTimeout bounds how long a workflow task waits on a
+// dead worker's sticky queue (see worker.Options).
+const stickyScheduleToStartTimeout = time.Second
+
 func temporalClientOptions(cfg Config, logger *slog.Logger, tp trace.TracerProvider, mp metric.MeterProvider) (client.Options, error) {
 	tracing, err := temporalotel.NewTracingInterceptor(temporalotel.TracerOptions{
 		Tracer: tp.Tracer(instrumentationName),
@@ -66,6 +71,10 @@ func newTemporalWorker(c client.Client, cfg Config, leases *activities.Activitie
 	w := worker.New(c, cfg.TaskQueue, worker.Options{
 		WorkerStopTimeout: cfg.ShutdownTimeout,
 		OnFatalError:      onFatal,
+		// After a worker dies, the workflow tasks it had cached wait this
+		// long on its sticky queue before another worker gets them; the
+		// lease's release is one of them. 1 s instead of the SDK's 5 s.
+		StickyScheduleToStartTimeout: stickyScheduleToStartTimeout,
 	})
 	leases.Register(w)
 	workflows.Register(w)

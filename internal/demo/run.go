@@ -43,7 +43,7 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 			Input:    exclusivejob.StepsInput{Steps: o.steps, StepDuration: o.step},
 			// The TTL also covers the gap between the acquire activity and
 			// the critical section: a workflow task, and after the crash the
-			// sticky queue's 5 s timeout. The takeover after the crash does
+			// sticky queue's timeout (1 s in the worker binary). The takeover after the crash does
 			// not wait for it: it comes after the 2 s heartbeat timeout.
 			Lease: workflows.LeaseOptions{TTL: 15 * time.Second, HeartbeatTimeout: 2 * time.Second},
 		}

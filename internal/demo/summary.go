@@ -62,7 +62,7 @@ func printSummary(out io.Writer, start time.Time, entries []fencedstore.Entry, c
 		if ts[i].from.Sub(ts[i-1].to) > 3*time.Second {
 			fmt.Fprintf(out, "(The %.1fs pause before %s: work that was on the killed worker waits for Temporal's\n"+
 				"timeouts — the activity's heartbeat timeout (2 s), the sticky queue's schedule-to-start\n"+
-				"timeout (5 s) — before another worker picks it up.)\n",
+				"timeout (1 s in the worker binary) — before another worker picks it up.)\n",
 				ts[i].from.Sub(ts[i-1].to).Seconds(), ts[i].holder)
 			break
 		}
