@@ -14,14 +14,18 @@ var (
 	acquireSource string
 	//go:embed scripts/raise_fence.lua
 	raiseFenceSource string
+	//go:embed scripts/healable.lua
+	healableSource string // a function shared by extend.lua and heal.lua
 	//go:embed scripts/extend.lua
-	extendSource string
+	extendBody string
+	extendSource = healableSource + extendBody
 	//go:embed scripts/release.lua
 	releaseSource string
 	//go:embed scripts/init_node.lua
 	initNodeSource string
 	//go:embed scripts/heal.lua
-	healSource string
+	healBody   string
+	healSource = healableSource + healBody
 
 	acquireScript    = redis.NewScript(acquireSource)
 	raiseFenceScript = redis.NewScript(raiseFenceSource)

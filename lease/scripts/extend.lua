@@ -29,21 +29,7 @@ end
 if current ~= false then
   return 0
 end
-local node = redis.call('GET', KEYS[3])
-if node ~= false then
-  local window, since, state = string.match(node, '^%d+:(%d+):(%d+):(%a)$')
-  if state ~= 'g' then
-    return 0
-  end
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  if tonumber(since) + tonumber(window) <= now then
-    return 0
-  end
+if healable() then
+  return 2
 end
-local token = tonumber(ARGV[3])
-local fence = tonumber(redis.call('GET', KEYS[2]) or '0')
-if fence >= token then
-  return 0
-end
-return 2
+return 0

@@ -14,21 +14,7 @@
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return 0
 end
-local node = redis.call('GET', KEYS[3])
-if node ~= false then
-  local window, since, state = string.match(node, '^%d+:(%d+):(%d+):(%a)$')
-  if state ~= 'g' then
-    return 0
-  end
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  if tonumber(since) + tonumber(window) <= now then
-    return 0
-  end
-end
-local token = tonumber(ARGV[3])
-local fence = tonumber(redis.call('GET', KEYS[2]) or '0')
-if fence >= token then
+if not healable() then
   return 0
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
