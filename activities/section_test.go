@@ -302,16 +302,7 @@ func TestRunDoesNotTakeOverAnotherHolder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env, _ := sectionEnv(nil)
-	ran := false
-	step := func(ctx context.Context, info activities.LeaseInfo) (string, error) {
-		return activities.Run(ctx, acts, info, func(ctx context.Context, s *activities.Section) (string, error) {
-			ran = true
-			return "", nil
-		})
-	}
-	env.RegisterActivity(step)
-	_, err = env.ExecuteActivity(step, heldInfo("ledger", "wf/mine"))
+	ran, err := runEmptySection(acts, heldInfo("ledger", "wf/mine"))
 	if !activities.IsLeaseLost(err) || ran {
 		t.Fatalf("error %v, section ran: %v; want LeaseLost and no run", err, ran)
 	}
@@ -432,16 +423,7 @@ func TestRunTakeoverWithNodesDownIsRetryable(t *testing.T) {
 	if err := cluster.Nodes[2].Client.Set(ctx, "redlease:{ledger}:lock", "stray", time.Minute).Err(); err != nil {
 		t.Fatal(err)
 	}
-	env, _ := sectionEnv(nil)
-	ran := false
-	step := func(ctx context.Context, info activities.LeaseInfo) (string, error) {
-		return activities.Run(ctx, acts, info, func(ctx context.Context, s *activities.Section) (string, error) {
-			ran = true
-			return "", nil
-		})
-	}
-	env.RegisterActivity(step)
-	_, err := env.ExecuteActivity(step, heldInfo("ledger", "wf/mine"))
+	ran, err := runEmptySection(acts, heldInfo("ledger", "wf/mine"))
 	var appErr *temporal.ApplicationError
 	if err == nil || ran || activities.IsLeaseLost(err) || (errors.As(err, &appErr) && appErr.NonRetryable()) {
 		t.Fatalf("error %v (section ran: %v): want a retryable error, not LeaseLost", err, ran)
@@ -449,4 +431,19 @@ func TestRunTakeoverWithNodesDownIsRetryable(t *testing.T) {
 	if !errors.Is(err, lease.ErrNotAcquired) && !strings.Contains(err.Error(), "not acquired") {
 		t.Fatalf("error %v: want the lease's not-acquired error", err)
 	}
+}
+
+// runEmptySection runs, as an activity, a section that does nothing, and
+// reports whether the section ran and the activity's error.
+func runEmptySection(acts *activities.Activities, info activities.LeaseInfo) (ran bool, err error) {
+	env, _ := sectionEnv(nil)
+	step := func(ctx context.Context, info activities.LeaseInfo) (string, error) {
+		return activities.Run(ctx, acts, info, func(ctx context.Context, s *activities.Section) (string, error) {
+			ran = true
+			return "", nil
+		})
+	}
+	env.RegisterActivity(step)
+	_, err = env.ExecuteActivity(step, info)
+	return ran, err
 }
