@@ -17,7 +17,7 @@ var (
 	//go:embed scripts/healable.lua
 	healableSource string // a function shared by extend.lua and heal.lua
 	//go:embed scripts/extend.lua
-	extendBody string
+	extendBody   string
 	extendSource = healableSource + extendBody
 	//go:embed scripts/release.lua
 	releaseSource string
