@@ -125,11 +125,29 @@ func (s *Server) Stop() error {
 // "default" namespace, and waits until it answers (at most 60 s, or until
 // ctx ends). The process is killed if it is not ready, and (on Linux) when
 // this process exits. The caller must Stop it.
+//
+// The dev server binds more ports than the one it is given (ports derived
+// from it, for its internal services), which another process may have
+// taken meanwhile: when it exits at start, it is tried again on other
+// ports, three times in all.
 func StartTemporal(ctx context.Context, opts TemporalOptions) (*Server, error) {
 	cli, err := TemporalCLI()
 	if err != nil {
 		return nil, err
 	}
+	for attempt := 1; ; attempt++ {
+		s, err := startTemporal(ctx, cli, opts)
+		if err == nil || !errors.Is(err, errExitedAtStart) || attempt == 3 || ctx.Err() != nil {
+			return s, err
+		}
+	}
+}
+
+// errExitedAtStart: the dev server process ended before it answered.
+var errExitedAtStart = errors.New("exited at start")
+
+// startTemporal is one try of StartTemporal.
+func startTemporal(ctx context.Context, cli string, opts TemporalOptions) (*Server, error) {
 	port, err := FreePort()
 	if err != nil {
 		return nil, err
@@ -178,7 +196,7 @@ func (s *Server) waitReady(ctx context.Context) (client.Client, error) {
 		}
 		select {
 		case <-s.exited:
-			return nil, fmt.Errorf("exited at start (%v): %w", s.cmd.ProcessState, err)
+			return nil, fmt.Errorf("%w (%v): %w", errExitedAtStart, s.cmd.ProcessState, err)
 		case <-ctx.Done():
 			return nil, fmt.Errorf("not ready: %w", errors.Join(err, ctx.Err()))
 		case <-time.After(100 * time.Millisecond):
