@@ -21,23 +21,23 @@ type clock interface {
 // instant is one reading of both clocks.
 type instant struct {
 	mono time.Time     // time.Now(): monotonic, stops during a suspend
-	boot time.Duration // wall clock, Unix ns: keeps counting during a suspend
+	wall time.Duration // wall clock, Unix ns: keeps counting during a suspend
 }
 
 // add returns the instant d later on both clocks.
 func (i instant) add(d time.Duration) instant {
-	return instant{mono: i.mono.Add(d), boot: i.boot + d}
+	return instant{mono: i.mono.Add(d), wall: i.wall + d}
 }
 
 // until is how long from now to i: the smaller of the two clocks' answers.
 func (i instant) until(now instant) time.Duration {
-	return min(i.mono.Sub(now.mono), i.boot-now.boot)
+	return min(i.mono.Sub(now.mono), i.wall-now.wall)
 }
 
-// before reports whether now is before i on both clocks.
+// after reports whether i is after now on both clocks.
 func (i instant) after(now instant) bool { return i.until(now) > 0 }
 
-// later returns whichever of i and j ends later (compared by time left
+// laterInstant returns whichever of i and j ends later (compared by time left
 // from now).
 func laterInstant(now, i, j instant) instant {
 	if j.until(now) > i.until(now) {
@@ -51,5 +51,5 @@ type systemClock struct{}
 
 func (systemClock) now() instant {
 	now := time.Now()
-	return instant{mono: now, boot: time.Duration(now.UnixNano())}
+	return instant{mono: now, wall: time.Duration(now.UnixNano())}
 }

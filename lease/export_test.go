@@ -17,7 +17,7 @@ func (c *SuspendClock) now() instant {
 	i := systemClock{}.now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	i.boot += c.slept
+	i.wall += c.slept
 	return i
 }
 
