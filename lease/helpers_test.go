@@ -221,13 +221,10 @@ func waitForWaiter(t *testing.T, cluster *leasetest.Cluster, resource string, co
 	})
 }
 
-// initRestarted declares a node that was just restarted new (InitNode),
-// once its client has dropped the connections to the old process (the
-// first request on each may fail).
+// initRestarted declares a node that was just restarted new (InitNode).
 func initRestarted(t *testing.T, node *leasetest.Node) {
 	t.Helper()
-	waitUntil(t, 2*time.Second, "InitNode on the restarted node", func() bool {
-		_, err := lease.InitNode(context.Background(), node.Client)
-		return err == nil
-	})
+	if err := node.InitNew(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 }

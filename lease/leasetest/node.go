@@ -15,6 +15,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redlease/redlease/internal/childproc"
+	"github.com/redlease/redlease/lease"
 )
 
 // ErrNoRedisServer: the redis-server binary is not on PATH.
@@ -220,4 +221,26 @@ func tail(b []byte, max int) string {
 		b = b[len(b)-max:]
 	}
 	return string(b)
+}
+
+// InitNew declares the node new with lease.InitNode, so that it grants
+// locks without sitting out the restart guard; for a node that was just
+// restarted it retries (for up to 2 s) while Client drops its connections to
+// the old process. Use it only where the test means a brand-new node: after
+// a Restart that stands for a restart without persistence, the guard is the
+// point.
+func (n *Node) InitNew(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	for {
+		_, err := lease.InitNode(ctx, n.Client)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("leasetest: init %s: %w", n.Addr, errors.Join(err, ctx.Err()))
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 }

@@ -138,7 +138,7 @@ func redlockBareQuorum(guard bool) func(context.Context, env) (outcome, error) {
 			if err := reachable(ctx, n.Client); err != nil {
 				return o, err
 			}
-			if err := initNew(ctx, n.Client); err != nil {
+			if err := n.InitNew(ctx); err != nil {
 				return o, err
 			}
 		}
@@ -312,24 +312,6 @@ func reachable(ctx context.Context, rdb *redis.Client) error {
 	defer cancel()
 	for {
 		err := rdb.Ping(ctx).Err()
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return errors.Join(err, ctx.Err())
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
-}
-
-// initNew declares a restarted node new (lease.InitNode), retrying while
-// the client drops its connections to the old process.
-func initNew(ctx context.Context, rdb *redis.Client) error {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	for {
-		_, err := lease.InitNode(ctx, rdb)
 		if err == nil {
 			return nil
 		}
