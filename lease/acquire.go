@@ -101,28 +101,40 @@ func (c *Client) acquireConfig(resource string, opts []AcquireOption) (acquireCo
 }
 
 // waitAcquire retries tryAcquire while the lock is held by others, until
-// the wait budget or ctx runs out. It tries again as soon as a release of
-// the resource is announced, else after the backoff delay (or the holder's
-// remaining TTL or guard, when shorter). Every attempt has its own owner
-// value: an undo of a failed attempt that reaches a node late (after a
-// timed-out batch, on a new connection) can then only delete that
-// attempt's lock, never the lock of a later attempt that succeeded.
+// the wait budget or ctx runs out (see retryWhileRefused). Every attempt
+// has its own owner value: an undo of a failed attempt that reaches a node
+// late (after a timed-out batch, on a new connection) can then only delete
+// that attempt's lock, never the lock of a later attempt that succeeded.
 func (c *Client) waitAcquire(ctx context.Context, resource string, ac acquireConfig, stats *acquireStats) (*Lease, error) {
+	var l *Lease
+	err := c.retryWhileRefused(ctx, resource, ac.wait, func() (err error) {
+		l, err = c.tryAcquire(ctx, resource, newOwner(ac.holder, ac.epoch), ac, stats)
+		return err
+	})
+	return l, err
+}
+
+// retryWhileRefused calls try again while it fails with a *NotAcquiredError
+// that is not ErrLost, until wait or ctx runs out. It tries again as soon
+// as a release of the resource is announced, else after the backoff delay
+// (or the holder's remaining TTL or guard, when shorter). It returns try's
+// last error, or one matching ErrNotAcquired and ctx's error.
+func (c *Client) retryWhileRefused(ctx context.Context, resource string, wait time.Duration, try func() error) error {
 	wake, unwatch := c.waker.watch(c.nodes, keysFor(resource).channel)
 	defer unwatch()
-	deadline := time.Now().Add(ac.wait)
+	deadline := time.Now().Add(wait)
 	policy := c.cfg.newBackOff()
 	policy.Reset()
 	for {
-		l, err := c.tryAcquire(ctx, resource, newOwner(ac.holder, ac.epoch), ac, stats)
+		err := try()
 		var notAcquired *NotAcquiredError
-		if err == nil || !errors.As(err, &notAcquired) {
-			return l, err
+		if err == nil || !errors.As(err, &notAcquired) || errors.Is(err, ErrLost) {
+			return err
 		}
 		delay := policy.NextBackOff()
 		remaining := time.Until(deadline)
 		if delay == backoff.Stop || remaining <= 0 {
-			return nil, err
+			return err
 		}
 		if hint := notAcquired.RetryAfter; hint > 0 && hint < delay {
 			delay = hint // the holder's TTL runs out sooner: try then
@@ -132,7 +144,7 @@ func (c *Client) waitAcquire(ctx context.Context, resource string, ac acquireCon
 		select {
 		case <-ctx.Done():
 			timer.Stop()
-			return nil, errors.Join(ErrNotAcquired, ctx.Err())
+			return errors.Join(ErrNotAcquired, ctx.Err())
 		case <-wake:
 			timer.Stop()
 		case <-timer.C:

@@ -57,6 +57,24 @@ var (
 	// the same nodes uses longer TTLs); NodeError.Guard is the node's. Give
 	// every client the same WithRestartGuard.
 	ErrGuardMismatch = errors.New("restart guard shorter than the node's")
+	// ErrScopeLost is a per-node outcome of a scope operation: the node
+	// proves that the scope lost it — another owner's lock or tombstone,
+	// a fence counter moved past the scope's, or the scope's release.
+	ErrScopeLost = errors.New("the scope lost this node")
+	// ErrNoScopeRecord is a per-node outcome of a scope operation that may
+	// not start the scope: the node has no record of the scope and not its
+	// lock (it never held it, or it lost its data).
+	ErrNoScopeRecord = errors.New("no record of the scope")
+	// ErrScopeNotStarted: KeepScope found no node that ever held the scope
+	// (its first acquisition has not happened yet).
+	ErrScopeNotStarted = errors.New("lease: scope not acquired yet")
+	// ErrSuperseded: a newer attempt of the scope took a later token; this
+	// attempt is fenced out. Its errors also match ErrLost.
+	ErrSuperseded = errors.New("lease: superseded by a newer attempt of the scope")
+	// ErrProgressNotSaved: fewer than a quorum of nodes stored the
+	// progress; the concrete error is a *QuorumError.
+	ErrProgressNotSaved = errors.New("lease: progress not saved by a quorum")
+
 	// ErrTTLAboveGuard: a TTL longer than the restart guard was asked for
 	// (see WithRestartGuard). It comes wrapped in an *InvalidInputError.
 	ErrTTLAboveGuard = errors.New("ttl longer than the restart guard")
@@ -156,6 +174,10 @@ func (e *QuorumError) Is(target error) bool {
 		return target == ErrNotExtended
 	case opRelease:
 		return target == ErrNotReleased
+	case opKeepScope:
+		return target == ErrNotExtended
+	case opSaveProgress:
+		return target == ErrProgressNotSaved
 	}
 	return false
 }

@@ -33,6 +33,7 @@ type config struct {
 	nodeTimeout time.Duration
 	newBackOff  func() backoff.BackOff
 	guard       time.Duration
+	scopeMemory time.Duration
 	clock       clock
 
 	tracerProvider trace.TracerProvider // nil: the global one
@@ -42,6 +43,7 @@ type config struct {
 func defaultConfig() config {
 	return config{
 		ttl:         DefaultTTL,
+		scopeMemory: DefaultScopeMemory,
 		driftFactor: DefaultDriftFactor,
 		nodeTimeout: DefaultNodeTimeout,
 		newBackOff:  defaultBackOff,

@@ -11,8 +11,10 @@ import (
 )
 
 const (
-	opExtend  = "extend"
-	opRelease = "release"
+	opExtend       = "extend"
+	opRelease      = "release"
+	opKeepScope    = "keep scope"
+	opSaveProgress = "save progress"
 )
 
 // Release deletes the lease on every node where this owner still holds it
@@ -67,18 +69,27 @@ func (c *Client) ReleaseOwner(ctx context.Context, resource, owner string) error
 // earlier epoch is replaced (keeping the longer TTL); locks and tombstones
 // of this holder from later epochs are left alone.
 func (c *Client) ReleaseHolder(ctx context.Context, resource, holder string, epoch Epoch, tombstoneTTL time.Duration) error {
-	if err := checkResource(resource); err != nil {
+	o, err := c.holderReleaseOp(resource, holder, epoch, tombstoneTTL)
+	if err != nil {
 		return err
+	}
+	return c.runRelease(ctx, keysFor(resource), o, 0)
+}
+
+// holderReleaseOp checks ReleaseHolder's arguments and builds its op.
+func (c *Client) holderReleaseOp(resource, holder string, epoch Epoch, tombstoneTTL time.Duration) (*op, error) {
+	if err := checkResource(resource); err != nil {
+		return nil, err
 	}
 	var ac acquireConfig
 	if err := WithHolder(holder)(&ac); err != nil {
-		return err
+		return nil, err
 	}
 	if err := WithEpoch(epoch)(&ac); err != nil {
-		return err
+		return nil, err
 	}
 	if tombstoneTTL < 0 {
-		return invalid("tombstone ttl", "%v is negative", tombstoneTTL)
+		return nil, invalid("tombstone ttl", "%v is negative", tombstoneTTL)
 	}
 	if tombstoneTTL == 0 {
 		tombstoneTTL = c.cfg.ttl
@@ -86,13 +97,13 @@ func (c *Client) ReleaseHolder(ctx context.Context, resource, holder string, epo
 	if tombstoneTTL > c.cfg.guard {
 		// A node that lost its data forgets the tombstone; it must not
 		// outlive the restart guard that keeps such a node from granting.
-		return &InvalidInputError{Field: "tombstone ttl", Reason: fmt.Sprintf("%v is longer than the restart guard (%v)", tombstoneTTL, c.cfg.guard), Err: ErrTTLAboveGuard}
+		return nil, &InvalidInputError{Field: "tombstone ttl", Reason: fmt.Sprintf("%v is longer than the restart guard (%v)", tombstoneTTL, c.cfg.guard), Err: ErrTTLAboveGuard}
 	}
 	o := releaseOp(keysFor(resource), "", holderPrefix(holder), true)
 	if epoch != "" {
 		o.args[4], o.args[5], o.args[6] = tombstone(holder, epoch), tombstoneTTL.Milliseconds(), string(epoch)
 	}
-	return c.runRelease(ctx, keysFor(resource), o, 0)
+	return o, nil
 }
 
 // runRelease runs a release round; token is recorded on the span when known.

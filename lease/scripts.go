@@ -10,8 +10,11 @@ import (
 // NOSCRIPT (a restart emptied its script cache) the dispatcher loads them
 // all (SCRIPT LOAD) and sends the batch again.
 var (
+	//go:embed scripts/guard.lua
+	guardSource string // a function shared by acquire.lua and scope.lua
 	//go:embed scripts/acquire.lua
-	acquireSource string
+	acquireBody   string
+	acquireSource = guardSource + acquireBody
 	//go:embed scripts/raise_fence.lua
 	raiseFenceSource string
 	//go:embed scripts/healable.lua
@@ -26,15 +29,30 @@ var (
 	//go:embed scripts/heal.lua
 	healBody   string
 	healSource = healableSource + healBody
+	//go:embed scripts/scope.lua
+	scopeBody   string
+	scopeSource = guardSource + scopeBody
+	//go:embed scripts/scope_release.lua
+	scopeReleaseBody   string
+	scopeReleaseSource = "local function release_lock()\n" + releaseSource + "\nend\n" + scopeReleaseBody
+	//go:embed scripts/progress_save.lua
+	progressSaveSource string
+	//go:embed scripts/progress_load.lua
+	progressLoadSource string
 
-	acquireScript    = redis.NewScript(acquireSource)
-	raiseFenceScript = redis.NewScript(raiseFenceSource)
-	extendScript     = redis.NewScript(extendSource)
-	releaseScript    = redis.NewScript(releaseSource)
-	initNodeScript   = redis.NewScript(initNodeSource)
-	healScript       = redis.NewScript(healSource)
+	acquireScript      = redis.NewScript(acquireSource)
+	raiseFenceScript   = redis.NewScript(raiseFenceSource)
+	extendScript       = redis.NewScript(extendSource)
+	releaseScript      = redis.NewScript(releaseSource)
+	initNodeScript     = redis.NewScript(initNodeSource)
+	healScript         = redis.NewScript(healSource)
+	scopeScript        = redis.NewScript(scopeSource)
+	scopeReleaseScript = redis.NewScript(scopeReleaseSource)
+	progressSaveScript = redis.NewScript(progressSaveSource)
+	progressLoadScript = redis.NewScript(progressLoadSource)
 
-	scriptSources = []string{acquireSource, raiseFenceSource, extendSource, releaseSource, initNodeSource, healSource}
+	scriptSources = []string{acquireSource, raiseFenceSource, extendSource, releaseSource, initNodeSource, healSource,
+		scopeSource, scopeReleaseSource, progressSaveSource, progressLoadSource}
 )
 
 func decodeInt64(c *redis.Cmd) (any, error)      { return c.Int64() }
@@ -54,4 +72,10 @@ type keys struct {
 func keysFor(resource string) keys {
 	base := "redlease:{" + resource + "}:"
 	return keys{resource: resource, lock: base + "lock", fence: base + "fence", channel: base + "released"}
+}
+
+// scopeKeys are the keys of holder's scope on resource (see scope.go).
+func scopeKeys(resource, holder string) (record, progress string) {
+	base := "redlease:{" + resource + "}:"
+	return base + "scope:" + holder, base + "progress:" + holder
 }

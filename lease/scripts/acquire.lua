@@ -2,7 +2,7 @@
 --
 -- KEYS[1]  lock key   redlease:{R}:lock   (owner value, PX ttl)
 -- KEYS[2]  fence key  redlease:{R}:fence  (counter, no TTL)
--- KEYS[3]  node key   redlease:node       (this node's restart guard, a hash)
+-- KEYS[3]  node key   redlease:node       (this node's restart guard, see guard.lua)
 -- ARGV[1]  owner value of the caller: a random nonce, or holder#epoch#nonce
 -- ARGV[2]  ttl in milliseconds
 -- ARGV[3]  the caller's holder prefix "holder#", or "" without a holder
@@ -49,32 +49,9 @@
 -- below 2^53 so Lua's doubles keep them exact.
 local MAX_FENCE = 9007199254740991 -- 2^53 - 1
 
-local node = redis.call('GET', KEYS[3])
-if node == false or string.sub(node, 1, #ARGV[9]) ~= ARGV[9] or string.sub(node, -1) ~= 'r' then
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  local guard, window = tonumber(ARGV[7]), tonumber(ARGV[8])
-  if node == false then
-    redis.call('SET', KEYS[3], string.format('%.0f:%.0f:%.0f:g', guard, window, now))
-    return {2, window}
-  end
-  local g, w, since = string.match(node, '^(%d+):(%d+):(%d+):')
-  if since == nil then
-    return redis.error_reply('ERR redlease: malformed node key')
-  end
-  if guard < tonumber(g) then
-    return redis.error_reply('ERR redlease: guard ' .. g)
-  end
-  window = math.max(window, tonumber(w))
-  since = tonumber(since)
-  local state = 'r'
-  if since + window > now then
-    state = 'g'
-  end
-  redis.call('SET', KEYS[3], string.format('%.0f:%.0f:%.0f:', guard, window, since) .. state)
-  if state == 'g' then
-    return {2, since + window - now}
-  end
+local refusal = guard()
+if refusal then
+  return refusal
 end
 
 local function next_fence()

@@ -1,0 +1,384 @@
+package lease
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+)
+
+// A scope lease holds a resource for a whole scope of work — a Temporal
+// workflow's WithLease, say — under one owner value that any process may
+// act for: one process acquires it, others extend it (KeepScope) or start
+// work under it with a fresh fencing token each (AcquireScope), and
+// ReleaseScope ends it. What the plain lease cannot offer across processes
+// and gaps, a scope proves on the nodes: every node keeps a record of the
+// scope (its owner value and the fence counter it last set), and since
+// every token handed out advances the counter, a counter that still equals
+// the record's proves that nobody else was granted the lock there since —
+// even if the scope's lock expired meanwhile, in which case it is put back.
+// Another owner's lock or tombstone, a moved counter or a release proves
+// the opposite: the scope lost that node (ErrScopeLost). A scope that lost
+// more nodes than N − quorum can never again hold a quorum: its operations
+// then fail with ErrLost, which is final. Nothing else is: down, slow or
+// guarded nodes, and a minority of refusals, are retried by the caller.
+//
+// What holds: while a scope's operations succeed, no other owner held the
+// resource since the scope's first acquisition (given the lease package's
+// invariants and the records on a quorum of nodes). What does not: the
+// records, unlike locks, outlive the restart guard (WithScopeMemory), so
+// a node that lost its data loses them; a scope that needs such a node to
+// make a quorum ends ErrLost (never resumes silently) unless the scope may
+// start anew (ScopeFirst), where a majority of nodes losing their data
+// lets a new acquisition through.
+
+// DefaultScopeMemory is how long a node remembers a scope after the last
+// operation that touched it (WithScopeMemory).
+const DefaultScopeMemory = 24 * time.Hour
+
+// WithScopeMemory sets how long a node keeps a scope's record and saved
+// progress after the scope last touched it (acquired, kept, saved or
+// released). A scope whose lock expired is still proven continuous while
+// its records live; once they are gone a scope acquisition without
+// ScopeFirst fails with ErrLost, and one with ScopeFirst starts anew.
+// Default: DefaultScopeMemory (24 h).
+func WithScopeMemory(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return invalid("scope memory", "%v is not positive", d)
+		}
+		c.scopeMemory = d
+		return nil
+	}
+}
+
+// NewScopeOwner returns a new owner value for a scope of holder starting
+// at epoch: holder#epoch#nonce, 128 random bits in the nonce. Epochs order
+// the scopes of one holder: a scope never takes the lock from a later one,
+// and ReleaseScope at an epoch ends every scope started at or before it.
+func NewScopeOwner(holder string, epoch Epoch) (string, error) {
+	var ac acquireConfig
+	if err := WithHolder(holder)(&ac); err != nil {
+		return "", err
+	}
+	if err := WithEpoch(epoch)(&ac); err != nil {
+		return "", err
+	}
+	return newOwner(holder, epoch), nil
+}
+
+// parseScopeOwner splits a scope owner value into its holder and epoch.
+func parseScopeOwner(owner string) (holder string, epoch Epoch, err error) {
+	parts := strings.Split(owner, "#")
+	if len(parts) != 3 || parts[0] == "" || parts[2] == "" || len(parts[0]) > MaxHolderLen {
+		return "", "", invalid("scope owner", "%q is not holder#epoch#nonce (see NewScopeOwner)", owner)
+	}
+	return parts[0], Epoch(parts[1]), nil
+}
+
+// ScopeOption configures AcquireScope.
+type ScopeOption func(*scopeConfig) error
+
+type scopeConfig struct {
+	ttl   time.Duration
+	wait  time.Duration
+	first bool
+}
+
+// ScopeTTL sets the lock's time to live. Default: the Client's TTL.
+func ScopeTTL(ttl time.Duration) ScopeOption {
+	return func(c *scopeConfig) error { c.ttl = ttl; return nil }
+}
+
+// ScopeWait lets AcquireScope wait up to d while another holder holds the
+// lock, woken by releases as Acquire's WithWait. Default: one attempt.
+func ScopeWait(d time.Duration) ScopeOption {
+	return func(c *scopeConfig) error {
+		if d < 0 {
+			return invalid("wait", "%v is negative", d)
+		}
+		c.wait = d
+		return nil
+	}
+}
+
+// ScopeFirst lets AcquireScope take the lock on nodes where the scope never
+// held it: the scope's first acquisition, or one that may be. Without it,
+// AcquireScope only continues a scope that holds a quorum (or is proven
+// continuous there). Default: off.
+func ScopeFirst() ScopeOption {
+	return func(c *scopeConfig) error { c.first = true; return nil }
+}
+
+// ScopeGrant is the outcome of a scope acquisition.
+type ScopeGrant struct {
+	// Token is a fencing token higher than every token handed out for the
+	// resource before, this scope's earlier acquisitions included.
+	Token      int64
+	validUntil instant
+	clock      clock
+}
+
+// Remaining is how long the lock is certainly still held, at least, from
+// the grant alone (TTL minus the round's time and the drift allowance), on
+// both the monotonic and the wall clock; zero or less once it has passed.
+func (g ScopeGrant) Remaining() time.Duration { return g.validUntil.until(g.clock.now()) }
+
+// ScopeKept is the outcome of KeepScope.
+type ScopeKept struct {
+	// Fence is the highest fence counter among the nodes that kept the
+	// scope: above a section's token, it says a newer attempt took a token.
+	Fence      int64
+	validUntil instant
+	clock      clock
+}
+
+// Remaining is as ScopeGrant.Remaining, from this keep.
+func (k ScopeKept) Remaining() time.Duration { return k.validUntil.until(k.clock.now()) }
+
+// AcquireScope takes resource's lock for the scope owner (from
+// NewScopeOwner) with a fresh fencing token: over the scope's own lock
+// where it holds it (so an earlier attempt acting for the scope is fenced
+// out), where its record proves nobody else was granted the lock since,
+// and — with ScopeFirst only — where the scope never held it. It waits
+// with ScopeWait while another holder holds the lock.
+//
+// Errors: a *NotAcquiredError (ErrNotAcquired) when no quorum granted —
+// retryable unless it also matches ErrLost, which says the scope lost more
+// than N − quorum nodes for good (another holder held the resource since,
+// or the scope was released); an *InvalidInputError for bad input.
+func (c *Client) AcquireScope(ctx context.Context, resource, owner string, opts ...ScopeOption) (ScopeGrant, error) {
+	sc := scopeConfig{ttl: c.cfg.ttl}
+	if err := checkResource(resource); err != nil {
+		return ScopeGrant{}, err
+	}
+	holder, epoch, err := parseScopeOwner(owner)
+	if err != nil {
+		return ScopeGrant{}, err
+	}
+	for _, opt := range opts {
+		if opt == nil {
+			return ScopeGrant{}, invalid("option", "nil ScopeOption")
+		}
+		if err := opt(&sc); err != nil {
+			return ScopeGrant{}, err
+		}
+	}
+	if err := c.cfg.checkTTL("lease ttl", sc.ttl); err != nil {
+		return ScopeGrant{}, err
+	}
+	s := scopeCall{c: c, resource: resource, owner: owner, holder: holder, epoch: epoch, ttl: sc.ttl}
+	var grant ScopeGrant
+	try := func() (err error) {
+		grant, err = s.acquire(ctx, sc.first)
+		return err
+	}
+	if sc.wait == 0 {
+		return grant, try()
+	}
+	return grant, c.retryWhileRefused(ctx, resource, sc.wait, try)
+}
+
+// KeepScope extends the scope's lock on every node where the scope still
+// holds it (putting it back where its record proves nobody was granted the
+// lock since), without a new token. started says the caller knows the
+// scope was acquired; without it, nodes with no record of the scope may
+// simply not have seen its first acquisition yet.
+//
+// Errors: ErrLost when the scope lost more than N − quorum nodes (with
+// started, nodes without a record count as lost); ErrScopeNotStarted when
+// !started and no node knows the scope; else a *QuorumError
+// (ErrNotExtended) when fewer than a quorum kept it (retryable).
+func (c *Client) KeepScope(ctx context.Context, resource, owner string, ttl time.Duration, started bool) (ScopeKept, error) {
+	if err := checkResource(resource); err != nil {
+		return ScopeKept{}, err
+	}
+	holder, epoch, err := parseScopeOwner(owner)
+	if err != nil {
+		return ScopeKept{}, err
+	}
+	if err := c.cfg.checkTTL("lease ttl", ttl); err != nil {
+		return ScopeKept{}, err
+	}
+	s := scopeCall{c: c, resource: resource, owner: owner, holder: holder, epoch: epoch, ttl: ttl}
+	return s.keep(ctx, started)
+}
+
+// ReleaseScope ends holder's scopes on resource started at epoch or
+// earlier: their lock is released as ReleaseHolder does (a tombstone for
+// tombstoneTTL; 0: the Client's TTL), their records say so for the
+// Client's scope memory (so no attempt delivered late takes the lock
+// again, even after the tombstone expired), and their saved progress is
+// deleted. A later scope of the holder is left alone. Idempotent.
+func (c *Client) ReleaseScope(ctx context.Context, resource, holder string, epoch Epoch, tombstoneTTL time.Duration) error {
+	o, err := c.holderReleaseOp(resource, holder, epoch, tombstoneTTL)
+	if err != nil {
+		return err
+	}
+	if epoch == "" {
+		return invalid("epoch", "ReleaseScope needs the release's epoch")
+	}
+	record, progress := scopeKeys(resource, holder)
+	o.script = scopeReleaseScript
+	o.keys = append(o.keys, record, progress)
+	o.args = append(o.args, c.cfg.scopeMemory.Milliseconds())
+	return c.runRelease(ctx, keysFor(resource), o, 0)
+}
+
+// scopeCall is one operation of one scope.
+type scopeCall struct {
+	c                       *Client
+	resource, owner, holder string
+	epoch                   Epoch
+	ttl                     time.Duration
+}
+
+// scopeTally sorts the nodes' answers to a scope round.
+type scopeTally struct {
+	held    []int   // nodes where the scope holds the lock now
+	fences  []int64 // by node: the counter each held node returned
+	lost    int     // ErrScopeLost answers
+	unknown int     // ErrNoScopeRecord answers
+	failed  []*NodeError
+}
+
+func (s scopeCall) op(what string, arg int64) *op {
+	k := keysFor(s.resource)
+	record, _ := scopeKeys(s.resource, s.holder)
+	g := s.c.guardArgs
+	return &op{
+		script: scopeScript,
+		keys:   []string{k.lock, k.fence, nodeKey, record},
+		args: []any{s.owner, s.ttl.Milliseconds(), holderPrefix(s.holder), string(s.epoch), what, arg,
+			g[0], g[1], g[2], s.c.cfg.scopeMemory.Milliseconds()},
+		decode: decodeInt64Slice,
+	}
+}
+
+// round sends op what to targets and sorts the answers; it stops once a
+// quorum holds or a quorum can no longer be reached.
+func (s scopeCall) round(ctx context.Context, targets []int, what string, arg int64, need int) (scopeTally, error) {
+	c := s.c
+	t := scopeTally{fences: make([]int64, len(c.nodes))}
+	err := c.round(ctx, ctx, targets, s.op(what, arg), func(r reply) bool {
+		v, _ := r.val.([]int64)
+		switch {
+		case r.err != nil:
+			t.failed = append(t.failed, c.acquireNodeError(r))
+		case len(v) == 2 && v[0] == 1:
+			t.held = append(t.held, r.node)
+			t.fences[r.node] = v[1]
+		case len(v) == 2 && v[0] == 2:
+			ne := c.nodeError(reply{node: r.node, err: ErrNodeGuarded})
+			ne.GuardedUntil = time.Now().Add(time.Duration(v[1]) * time.Millisecond)
+			t.failed = append(t.failed, ne)
+		case len(v) == 2 && v[0] == 0:
+			ne := c.nodeError(reply{node: r.node, err: ErrTaken})
+			if v[1] > 0 {
+				ne.TTL = time.Duration(v[1]) * time.Millisecond
+			}
+			t.failed = append(t.failed, ne)
+		case len(v) == 2 && v[0] == 3:
+			t.lost++
+			t.failed = append(t.failed, c.nodeError(reply{node: r.node, err: ErrScopeLost}))
+		case len(v) == 2 && v[0] == 4:
+			t.unknown++
+			t.failed = append(t.failed, c.nodeError(reply{node: r.node, err: ErrNoScopeRecord}))
+		default:
+			t.failed = append(t.failed, c.nodeError(reply{node: r.node, err: errUnexpected(r.val)}))
+		}
+		return len(t.held) >= need || len(t.failed) > len(targets)-need
+	})
+	sortNodes(t.failed)
+	return t, err
+}
+
+// gone reports whether the scope lost so many nodes that it can never hold
+// a quorum again.
+func (s scopeCall) gone(t scopeTally, countUnknown bool) bool {
+	lost := t.lost
+	if countUnknown {
+		lost += t.unknown
+	}
+	return lost > len(s.c.nodes)-s.c.quorum
+}
+
+func (s scopeCall) acquire(ctx context.Context, first bool) (ScopeGrant, error) {
+	c := s.c
+	if err := ctx.Err(); err != nil {
+		return ScopeGrant{}, errors.Join(ErrNotAcquired, err)
+	}
+	c.inflight.RLock()
+	defer c.inflight.RUnlock()
+	what := "resume"
+	if first {
+		what = "first"
+	}
+	start := c.cfg.clock.now()
+	t, err := s.round(ctx, c.allNodes(), what, fenceFloor(time.Now()), c.quorum)
+	switch {
+	case err != nil && errors.Is(err, ErrClosed):
+		return ScopeGrant{}, err
+	case err != nil:
+		return ScopeGrant{}, errors.Join(ErrNotAcquired, err)
+	case len(t.held) < c.quorum:
+		na := c.notAcquired(s.resource, len(t.held), t.failed, false)
+		if s.gone(t, !first) {
+			return ScopeGrant{}, errors.Join(ErrLost, na)
+		}
+		return ScopeGrant{}, na
+	}
+	token := int64(0)
+	for _, i := range t.held {
+		token = max(token, t.fences[i])
+	}
+	var behind []int
+	for _, i := range t.held {
+		if t.fences[i] != token {
+			behind = append(behind, i)
+		}
+	}
+	if need := c.quorum - (len(t.held) - len(behind)); need > 0 {
+		r, err := s.round(ctx, behind, "raise", token, need)
+		if err != nil || len(r.held) < need {
+			if err == nil {
+				err = c.notAcquired(s.resource, len(t.held)-len(behind)+len(r.held), r.failed, false)
+			}
+			return ScopeGrant{}, errors.Join(ErrNotAcquired, err)
+		}
+	}
+	validUntil := start.add(s.ttl - c.cfg.drift(s.ttl))
+	if !validUntil.after(c.cfg.clock.now()) {
+		return ScopeGrant{}, c.notAcquired(s.resource, len(t.held), t.failed, true)
+	}
+	return ScopeGrant{Token: token, validUntil: validUntil, clock: c.cfg.clock}, nil
+}
+
+func (s scopeCall) keep(ctx context.Context, started bool) (ScopeKept, error) {
+	c := s.c
+	c.inflight.RLock()
+	defer c.inflight.RUnlock()
+	start := c.cfg.clock.now()
+	t, err := s.round(ctx, c.allNodes(), "keep", 0, c.quorum)
+	if err != nil {
+		return ScopeKept{}, err
+	}
+	if len(t.held) >= c.quorum {
+		fence := int64(0)
+		for _, i := range t.held {
+			fence = max(fence, t.fences[i])
+		}
+		return ScopeKept{Fence: fence, validUntil: start.add(s.ttl - c.cfg.drift(s.ttl)), clock: c.cfg.clock}, nil
+	}
+	qe := &QuorumError{Op: opKeepScope, Resource: s.resource, Quorum: c.quorum, Confirmed: len(t.held), Nodes: t.failed}
+	switch {
+	case !started && t.lost == 0 && len(t.held) == 0:
+		return ScopeKept{}, errors.Join(ErrScopeNotStarted, qe)
+	case s.gone(t, started || t.lost > 0):
+		// Without started, a node without a record may not have seen a
+		// first acquisition that is under way: only a node the scope lost
+		// shows that it started.
+		return ScopeKept{}, errors.Join(ErrLost, qe)
+	}
+	return ScopeKept{}, qe
+}

@@ -1,0 +1,134 @@
+-- scope.lua: one node's part of a scope lease (see scope.go): a lock held
+-- under one owner value for a whole scope, whose holder can prove on every
+-- node that nobody else held the resource since the scope acquired it.
+--
+-- KEYS[1]  lock key    redlease:{R}:lock
+-- KEYS[2]  fence key   redlease:{R}:fence
+-- KEYS[3]  node key    redlease:node (the restart guard, see acquire.lua)
+-- KEYS[4]  record key  redlease:{R}:scope:<holder>
+-- ARGV[1]  the scope's owner value, holder#epoch#nonce
+-- ARGV[2]  ttl in milliseconds
+-- ARGV[3]  the holder prefix "holder#"
+-- ARGV[4]  the scope's epoch (the epoch in ARGV[1])
+-- ARGV[5]  what to do: "first", "resume", "keep" or "raise"
+-- ARGV[6]  fence floor in microseconds (first, resume); the token (raise)
+-- ARGV[7]  ARGV[8] ARGV[9]: the restart guard, as in acquire.lua
+-- ARGV[10] how long the record outlives the last touch, in milliseconds
+--
+-- The record says what this node knows of the holder's scope:
+--   "<counter>|<owner>"  the scope <owner> holds the lock here, and
+--                        <counter> is the fence counter it last set;
+--   "released|<epoch>"   the holder released here at <epoch>: scopes from
+--                        that epoch or earlier are over.
+-- Every token handed out here advances the counter, so a counter that
+-- still equals the record's means nobody else was granted the lock here
+-- since: the scope still holds the resource here even if its lock expired,
+-- and the lock may be put back. A moved counter, another owner's lock or
+-- tombstone, or a release is proof that the scope lost this node.
+--
+-- Operations:
+--   first   take the lock for the scope: also where the scope never held
+--           it (a free lock, another holder's tombstone, an earlier scope
+--           of the holder); a fresh token.
+--   resume  the same, only where the record proves the scope still holds
+--           the node: a fresh token (a newer attempt fences out older ones).
+--   keep    extend where the scope still holds the node; no new token.
+--   raise   raise the counter to the token where the lock is the scope's.
+--
+-- Returns {1, counter} when the scope holds the lock here now (counter:
+--   the token handed out, or the current counter for keep and raise).
+-- Returns {0, pttl} (first only) when another holder holds the lock and
+--   the scope never held this node: nothing changed.
+-- Returns {3, 0} when the scope lost this node (see above): nothing changed.
+-- Returns {4, 0} (resume, keep) when this node has no record of the scope
+--   and not its lock: it never held the lock here, or the node lost its
+--   data: nothing changed.
+-- Returns {2, ms} when the node is guarded for ms more (see guard.lua).
+local MAX_FENCE = 9007199254740991 -- 2^53 - 1
+
+local refusal = guard()
+if refusal then
+  return refusal
+end
+
+local owner, op, prefix = ARGV[1], ARGV[5], ARGV[3]
+local current = redis.call('GET', KEYS[1])
+local fence = tonumber(redis.call('GET', KEYS[2]) or '0')
+
+-- the epoch of a value of this holder: everything up to the next '#'
+local function epoch_of(value)
+  if string.sub(value, 1, #prefix) ~= prefix then
+    return nil
+  end
+  return string.match(string.sub(value, #prefix + 1), '^([^#]*)#')
+end
+
+local record = redis.call('GET', KEYS[4])
+local counted, recorded = nil, nil
+if record ~= false then
+  local head, tail = string.match(record, '^([^|]*)|(.*)$')
+  if head == 'released' then
+    if tail >= ARGV[4] then
+      return {3, 0}
+    end
+  elseif tail == owner then
+    counted, recorded = tonumber(head), tail
+  else
+    local e = epoch_of(tail or '')
+    if e ~= nil and e > ARGV[4] then
+      return {3, 0} -- a later scope of this holder
+    end
+  end
+end
+
+if current ~= owner then
+  if op == 'raise' then
+    return {3, 0}
+  end
+  if recorded ~= nil then
+    if current ~= false or fence ~= counted then
+      return {3, 0}
+    end
+    -- expired here, and nobody got a token since: put the lock back
+    redis.call('SET', KEYS[1], owner, 'PX', ARGV[2])
+  elseif op ~= 'first' then
+    return {4, 0}
+  else
+    local grant = current == false
+    local e = nil
+    if not grant then
+      e = epoch_of(current)
+      if e ~= nil then
+        grant = e < ARGV[4] -- an earlier scope's lock or tombstone
+      else
+        grant = string.sub(current, -1) == '#' -- another holder's tombstone
+      end
+    end
+    if not grant then
+      if e ~= nil then
+        return {3, 0} -- a later scope of this holder, or its tombstone
+      end
+      return {0, redis.call('PTTL', KEYS[1])}
+    end
+    redis.call('SET', KEYS[1], owner, 'PX', ARGV[2])
+  end
+end
+
+if op == 'raise' then
+  local token = tonumber(ARGV[6])
+  if fence < token then
+    fence = token
+    redis.call('SET', KEYS[2], ARGV[6])
+  end
+elseif op == 'keep' then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+else
+  fence = math.max(fence + 1, tonumber(ARGV[6]))
+  if fence > MAX_FENCE then
+    return redis.error_reply('ERR redlease: fence counter exhausted')
+  end
+  redis.call('SET', KEYS[2], string.format('%.0f', fence))
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+redis.call('SET', KEYS[4], string.format('%.0f|', fence) .. owner, 'PX', ARGV[10])
+return {1, fence}

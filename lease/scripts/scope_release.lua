@@ -1,0 +1,32 @@
+-- scope_release.lua: the end of a scope (see scope.go). scripts.go puts
+-- release.lua before it, wrapped as the function release_lock(): the lock
+-- is released by holder with a tombstone exactly as ReleaseHolder does.
+--
+-- KEYS[1]  lock key      redlease:{R}:lock
+-- KEYS[2]  record key    redlease:{R}:scope:<holder>
+-- KEYS[3]  progress key  redlease:{R}:progress:<holder>
+-- ARGV[1..7] as release.lua (by holder: ARGV[1] empty; ARGV[7] the epoch)
+-- ARGV[8]  how long the record outlives the release, in milliseconds
+--
+-- Then the record becomes "released|<epoch>", so that no scope of this
+-- holder from that epoch or earlier takes the lock again (scope.lua), and
+-- the scope's saved progress is deleted — unless the record belongs to a
+-- later scope of the holder (a release delivered late), which is left
+-- alone with its progress. Returns what release_lock returns.
+local released = release_lock()
+local record = redis.call('GET', KEYS[2])
+if record ~= false then
+  local head, tail = string.match(record, '^([^|]*)|(.*)$')
+  local later
+  if head == 'released' then
+    later = tail
+  elseif tail ~= nil and string.sub(tail, 1, #ARGV[2]) == ARGV[2] then
+    later = string.match(string.sub(tail, #ARGV[2] + 1), '^([^#]*)#')
+  end
+  if later ~= nil and later > ARGV[7] then
+    return released
+  end
+end
+redis.call('SET', KEYS[2], 'released|' .. ARGV[7], 'PX', ARGV[8])
+redis.call('DEL', KEYS[3])
+return released
