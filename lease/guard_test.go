@@ -350,9 +350,10 @@ func TestRestartGuardCoversTheLongestTTL(t *testing.T) {
 		t.Fatalf("node 1 guarded for %v, want the short guard", left)
 	}
 	_, _ = long.Acquire(ctx, "another") // node 1 still guarded: the acquisition may fail
-	if left := guardLeft(t, cluster.Nodes[1]); left < 3*time.Second {
-		t.Fatalf("after the long-guard client, node 1 is guarded for %v, want about 4s", left)
-	}
+	// The round returns at a quorum: node 1 may run its request just after.
+	waitUntil(t, time.Second, "node 1 guarded for about 4s after the long-guard client", func() bool {
+		return guardLeft(t, cluster.Nodes[1]) >= 3*time.Second
+	})
 	if err := l.Release(ctx); err != nil {
 		t.Fatal(err)
 	}
