@@ -25,43 +25,44 @@ func New(client *lease.Client) (*Activities, error) {
 	return &Activities{client: client}, nil
 }
 
-// Register registers AcquireLease and ReleaseLease under AcquireName and
-// ReleaseName.
+// Register registers AcquireLease, KeepLease and ReleaseLease under
+// AcquireName, KeepName and ReleaseName.
 func (a *Activities) Register(r worker.ActivityRegistry) {
 	r.RegisterActivityWithOptions(a.AcquireLease, activity.RegisterOptions{Name: AcquireName})
+	r.RegisterActivityWithOptions(a.KeepLease, activity.RegisterOptions{Name: KeepName})
 	r.RegisterActivityWithOptions(a.ReleaseLease, activity.RegisterOptions{Name: ReleaseName})
 }
 
-// AcquireLease acquires req.Resource for the calling workflow run, waiting
-// for it (woken by releases, with backoff as the fallback) and
-// heartbeating while it waits, so the wait can be cancelled. A retried
-// attempt takes its own holder's lock over. The lease is left on the nodes
-// for the workflow's next activities; it expires by TTL if nothing takes it
-// over or releases it.
+// AcquireLease acquires req.Lease's scope, waiting for the resource (woken
+// by releases, with backoff as the fallback) and heartbeating while it
+// waits, so the wait can be cancelled. A retried attempt continues what an
+// earlier attempt acquired. It returns the LeaseInfo with the token; the
+// lock stays on the nodes for the scope's other activities.
 //
-// Errors: LeaseNotAcquired (non-retryable) when req.Wait passed;
-// LeaseInvalidInput (non-retryable) for a request the lease package
-// rejects; the context's error when the activity is cancelled.
+// Errors: LeaseNotAcquired (non-retryable) when req.Wait passed; LeaseLost
+// (non-retryable) when the scope was released or another holder held the
+// resource after an earlier attempt acquired it; LeaseInvalidInput
+// (non-retryable) for a request the lease package rejects; the context's
+// error when the activity is cancelled.
 func (a *Activities) AcquireLease(ctx context.Context, req AcquireRequest) (LeaseInfo, error) {
-	info := activity.GetInfo(ctx)
-	holder := HolderID(info.Namespace, info.WorkflowExecution.ID, info.WorkflowExecution.RunID, req.LeaseName)
-	l, err := acquireHeartbeating(ctx, a.client, req.Resource, holder, req.TTL, req.Wait, nil)
+	info := req.Lease
+	grant, err := acquireHeartbeating(ctx, a.client, info, req.Wait, nil)
 	if err != nil {
 		return LeaseInfo{}, err
 	}
-	l.Detach() // the lock stays; this process stops tracking it
-	return LeaseInfo{Resource: l.Resource(), Holder: holder, Owner: l.Owner(), Token: l.Token(), TTL: l.TTL()}, nil
+	info.Token = grant.Token
+	return info, nil
 }
 
-// ReleaseLease releases whatever lock info.Holder holds on info.Resource
-// (any earlier attempt's owner value) and leaves a tombstone for info.TTL,
-// so that an attempt of this workflow delivered late (to a worker that was
-// frozen, say) cannot take the lock and run again. Other holders see the
-// resource as free at once. It is idempotent: releasing twice, or after the
-// lease expired or was taken by another holder, succeeds and changes
-// nothing of the other holder's.
+// ReleaseLease ends info's scope: it releases whatever lock the holder
+// holds on info.Resource, leaving a tombstone for info.TTL, and the nodes
+// remember the release (lease.ReleaseScope), so that no attempt of the
+// scope delivered late (to a worker that was frozen, say) takes the lock or
+// runs again. Other holders see the resource as free at once. It is
+// idempotent: releasing twice, or after the lease expired or was taken by
+// another holder, succeeds and changes nothing of the other holder's.
 func (a *Activities) ReleaseLease(ctx context.Context, info LeaseInfo) error {
-	return classify(a.client.ReleaseHolder(ctx, info.Resource, info.Holder, attemptEpoch(ctx), info.TTL))
+	return classify(a.client.ReleaseScope(ctx, info.Resource, info.Holder, attemptEpoch(ctx), info.TTL))
 }
 
 // attemptEpoch orders this activity attempt among all attempts of the
@@ -73,22 +74,25 @@ func attemptEpoch(ctx context.Context) lease.Epoch {
 	return lease.NewEpoch(uint64(info.ScheduledTime.UnixNano()), uint64(info.Attempt))
 }
 
-// waitingProgress is the heartbeat detail of an activity waiting for a
-// lease. Decoded as a Heartbeat, it says whether progress follows.
-type waitingProgress struct {
-	Waiting     string
-	Attempts    int
-	HasProgress bool
+// Waiting is the heartbeat detail of an activity waiting for a lease.
+type Waiting struct {
+	Waiting  string
+	Attempts int
 }
 
-// acquireHeartbeating acquires resource for holder (taking over its own
-// holder's lock), retrying in slices of at most one heartbeat interval and
-// heartbeating between them, until wait (0: until ctx ends) has passed.
-// The heartbeats carry progress (when not nil) as their second detail.
-func acquireHeartbeating(ctx context.Context, client *lease.Client, resource, holder string, ttl, wait time.Duration, progress any) (*lease.Lease, error) {
-	opts := []lease.AcquireOption{lease.WithHolder(holder), lease.WithEpoch(attemptEpoch(ctx)), lease.WithTakeover()}
-	if ttl > 0 {
-		opts = append(opts, lease.WithLeaseTTL(ttl))
+// acquireHeartbeating acquires info's scope with a fresh token. A scope not
+// known to have started (!info.Started()) may take the lock where it never
+// held it, and waits for it: in slices of at most one heartbeat interval,
+// heartbeating between them, until wait (0: until ctx ends) has passed. A
+// started scope is only continued, and a failure without proof of loss is
+// returned as a retryable error.
+func acquireHeartbeating(ctx context.Context, client *lease.Client, info LeaseInfo, wait time.Duration, beat func(Waiting)) (lease.ScopeGrant, error) {
+	opts := []lease.ScopeOption{lease.ScopeTTL(info.TTL)}
+	if !info.Started() {
+		opts = append(opts, lease.ScopeFirst())
+	}
+	if beat == nil {
+		beat = func(w Waiting) { activity.RecordHeartbeat(ctx, w) }
 	}
 	slice := heartbeatInterval(activity.GetInfo(ctx).HeartbeatTimeout)
 	var deadline time.Time
@@ -100,19 +104,26 @@ func acquireHeartbeating(ctx context.Context, client *lease.Client, resource, ho
 		if !deadline.IsZero() {
 			step = min(step, time.Until(deadline))
 		}
-		l, err := client.Acquire(ctx, resource, append(opts, lease.WithWait(max(step, 0)))...)
+		grant, err := client.AcquireScope(ctx, info.Resource, info.Owner, append(opts, lease.ScopeWait(max(step, 0)))...)
 		var notAcquired *lease.NotAcquiredError
 		switch {
 		case err == nil:
-			return l, nil
+			return grant, nil
 		case ctx.Err() != nil:
-			return nil, ctx.Err()
-		case !errors.As(err, &notAcquired):
-			return nil, classify(err)
-		case !deadline.IsZero() && !time.Now().Before(deadline):
-			return nil, temporalNotAcquired(resource, wait, err)
+			return grant, ctx.Err()
+		case errors.Is(err, lease.ErrLost):
+			return grant, leaseLost(fmt.Sprintf("lease %q: another holder held the resource since this scope acquired it, or the scope was released", info.Resource), err)
+		case !errors.As(err, &notAcquired), info.Started():
+			// Continuing a scope, no quorum but no proof of loss (nodes
+			// down, slow or guarded): retryable, by Temporal.
+			return grant, classify(err)
 		}
-		recordHeartbeat(ctx, waitingProgress{Waiting: resource, Attempts: attempt, HasProgress: progress != nil}, progress)
+		// Held by another holder, or nodes down, slow or guarded: keep
+		// waiting within the budget.
+		if !deadline.IsZero() && !time.Now().Before(deadline) {
+			return grant, temporalNotAcquired(info.Resource, wait, err)
+		}
+		beat(Waiting{Waiting: info.Resource, Attempts: attempt})
 	}
 }
 

@@ -1,21 +1,26 @@
-// Package activities wraps package lease for Temporal: activities that
-// acquire and release a lease on behalf of a workflow run, and Run, which
-// executes a critical section as a heartbeating activity that keeps the
-// lease alive and is cancelled when the lease is lost.
+// Package activities wraps package lease for Temporal: the activities a
+// workflow's scope lease runs on (AcquireLease, KeepLease, ReleaseLease)
+// and Run, which executes a critical section as a heartbeating activity
+// under the scope.
 //
-// Identity. A workflow's lease has a holder id,
-// namespace/workflowID/runID/leaseName; the owner value stored in Redis is
-// holder#epoch#nonce, where the epoch orders the attempts (the activity's
-// scheduled time, then its attempt number) and the nonce is new for every
-// attempt. An attempt takes over a lock of its holder from an earlier
-// epoch, with a fresh and higher fencing token, so a previous attempt still
-// running on a crashed or partitioned worker (a zombie) is fenced out. An
-// attempt delivered late never takes the lock from a newer one, nor runs
-// after ReleaseLease (which leaves a tombstone for the TTL). A lock of
-// another holder is never taken over.
+// The scope. A workflow's lease is a lease.Client scope lease: one owner
+// value, holder#epoch#nonce, chosen by the workflow when the scope starts
+// and used by every activity of the scope, whichever worker runs it. The
+// holder is namespace/workflowID/runID/leaseName. AcquireLease takes the
+// lock; KeepLease, a heartbeating activity that lives as long as the scope,
+// extends it however long the workflow spends between sections (timers,
+// signals, retries with long backoff); when its worker dies, Temporal's
+// heartbeat timeout moves it to another worker before the TTL runs out.
+// Each critical-section attempt (Run) takes a fresh, higher fencing token
+// for the scope, so an earlier attempt still running on a crashed or
+// partitioned worker (a zombie) is fenced out, and it continues the scope
+// only where the nodes prove that nobody else held the resource since the
+// scope acquired it. When they prove the opposite, the section fails with
+// a non-retryable LeaseLost; nothing else (down, slow or paused nodes) is
+// final. ReleaseLease ends the scope: no attempt of it runs afterwards.
 //
-// Timing rule. The lease TTL must exceed the critical section's
-// HeartbeatTimeout plus the extension interval: Temporal then declares an
-// attempt dead (and retries it) before its lease can expire under a live
-// holder, and a dead worker's lease still expires by itself.
+// Timing rule. The lease TTL must exceed the HeartbeatTimeout plus the
+// extension interval (HeartbeatTimeout/2, at most TTL/3): Temporal then
+// restarts a dead keeper elsewhere before the lease can expire under a live
+// scope, and a dead worker's lease still expires by itself.
 package activities

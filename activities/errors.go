@@ -8,7 +8,8 @@ import (
 )
 
 // Application error types returned by the activities. Workflows match them
-// with temporal.ApplicationError.Type(); all three are non-retryable.
+// with temporal.ApplicationError.Type(); all but LeaseUnconfirmed are
+// non-retryable.
 const (
 	// ErrorTypeLeaseLost: the lease ended while the critical section ran,
 	// or another holder took it before the section started.
@@ -18,6 +19,11 @@ const (
 	// ErrorTypeInvalidInput: a request or timing the lease package rejects,
 	// or a TTL that breaks the timing rule.
 	ErrorTypeInvalidInput = "LeaseInvalidInput"
+	// ErrorTypeUnconfirmed: a critical section could not confirm its lease
+	// for the lease's whole validity (its worker could not reach a quorum
+	// of nodes) and stopped. Retryable: a retry continues the scope if the
+	// nodes prove it still holds.
+	ErrorTypeUnconfirmed = "LeaseUnconfirmed"
 )
 
 func nonRetryable(msg, typ string, cause error) error {

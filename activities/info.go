@@ -12,6 +12,7 @@ import (
 // Activity names under which Register registers the activities.
 const (
 	AcquireName = "redlease.AcquireLease"
+	KeepName    = "redlease.KeepLease"
 	ReleaseName = "redlease.ReleaseLease"
 )
 
@@ -20,36 +21,46 @@ const DefaultLeaseName = "default"
 
 // AcquireRequest is the input of AcquireLease.
 type AcquireRequest struct {
-	Resource string
-	// LeaseName distinguishes several leases of one workflow run. Default:
-	// DefaultLeaseName.
-	LeaseName string
-	// TTL of the lease on the Redis nodes. Default: the lease.Client's TTL.
-	TTL time.Duration
+	// Lease is the scope to acquire: Resource, Holder, Owner and TTL are
+	// used (from NewLeaseInfo).
+	Lease LeaseInfo
 	// Wait bounds how long to wait for the lease; 0 waits until the
 	// activity's own timeout. The activity heartbeats while it waits.
 	Wait time.Duration
 }
 
-// LeaseInfo describes a lease held by a workflow run. It is serializable
-// and carries what later activities need: Run takes the lease over by
-// Holder, ReleaseLease releases by Holder.
+// LeaseInfo describes a workflow run's scope lease. It is serializable and
+// carries what every activity of the scope needs.
 type LeaseInfo struct {
 	Resource string
 	Holder   string
-	// Owner is the owner value of the attempt that acquired the lease. It
-	// is a credential for that attempt's lock; it is kept so that the
-	// acquisition can be audited, not used for release.
+	// Owner is the scope's owner value, holder#epoch#nonce (see
+	// lease.NewScopeOwner): every activity of the scope acts for it.
 	Owner string
-	// Token is the fencing token of that acquisition; Run takes the lease
-	// over with a newer one (Section.Token).
+	// Token is the fencing token of the scope's acquisition by
+	// AcquireLease; 0 when the first critical section acquires the lease
+	// itself (acquire-and-run). Each section attempt takes a newer one
+	// (Section.Token).
 	Token int64
 	TTL   time.Duration
 }
 
+// Started reports whether the workflow knows the scope was acquired
+// (AcquireLease returned): sections then only continue it.
+func (l LeaseInfo) Started() bool { return l.Token > 0 }
+
+// NewLeaseInfo describes a new scope of the workflow run's lease named
+// leaseName on resource, starting at epoch (workflow code: the workflow's
+// time when the scope starts; see lease.NewEpoch). nonce makes the owner
+// value unguessable; workflow code gets it through a side effect.
+func NewLeaseInfo(resource, namespace, workflowID, runID, leaseName string, epoch lease.Epoch, nonce string, ttl time.Duration) LeaseInfo {
+	holder := HolderID(namespace, workflowID, runID, leaseName)
+	return LeaseInfo{Resource: resource, Holder: holder, Owner: holder + "#" + string(epoch) + "#" + nonce, TTL: ttl}
+}
+
 // HolderID returns the holder id of a workflow run's lease:
 // namespace/workflowID/runID/leaseName, with '%' and '#' escaped (owner
-// values are holder#nonce). An id longer than lease.MaxHolderLen is
+// values are holder#epoch#nonce). An id longer than lease.MaxHolderLen is
 // replaced by "sha256:" and its hash.
 func HolderID(namespace, workflowID, runID, leaseName string) string {
 	if leaseName == "" {

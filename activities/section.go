@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -9,96 +10,79 @@ import (
 
 	"github.com/redlease/redlease/lease"
 	"go.temporal.io/sdk/activity"
-	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
 )
 
-// Heartbeat is the first heartbeat detail Run records: which lease the
-// attempt holds. The section's progress (Section.Progress) is the second.
+// Heartbeat is the heartbeat detail Run records: which lease the attempt
+// holds, with which token.
 type Heartbeat struct {
 	Resource string
 	Token    int64
-	// HasProgress says that a second detail, the progress, follows.
-	HasProgress bool
 }
 
 // Section is what a critical section sees while it runs under Run.
 type Section struct {
-	ctx   context.Context // the activity's own context, for heartbeat details
-	lease *lease.Lease
+	work   context.Context // fn's context: saves stop when it ends
+	lost   context.CancelCauseFunc
+	client *lease.Client
+	info   LeaseInfo
+	token  int64
+	field  string // the activity id: progress is kept per section
 
-	resumed resumption // what the previous attempts left
+	resumed []byte // the progress an earlier attempt saved, JSON; nil when none
 
-	mu       sync.Mutex
-	progress any // sent with each heartbeat; starts as resumed
+	mu  sync.Mutex // orders saves
+	seq uint64
 }
 
-// Token is this attempt's fencing token. Pass it with every write to the
-// protected resource and let the resource refuse tokens lower than the
-// highest it has seen: that is what fences out a zombie attempt.
-func (s *Section) Token() int64 { return s.lease.Token() }
+// Token is this attempt's fencing token, higher than every token of the
+// resource before it, this scope's earlier attempts included. Pass it with
+// every write to the protected resource and let the resource refuse tokens
+// lower than the highest it has seen: that is what fences out a zombie
+// attempt.
+func (s *Section) Token() int64 { return s.token }
 
-// Lease is the lease held by this attempt.
-func (s *Section) Lease() *lease.Lease { return s.lease }
-
-// Progress records details to send with the next heartbeat (after the next
-// successful extension). A retried attempt reads the last recorded value
-// with LastProgress and resumes from it. Until fn calls Progress, the
-// heartbeats carry the previous attempt's progress forward, so an attempt
-// that dies before it records any does not erase its predecessor's.
-func (s *Section) Progress(details any) {
-	s.mu.Lock()
-	s.progress = details
-	s.mu.Unlock()
-}
-
-func (s *Section) currentProgress() any {
+// Progress saves details (JSON-encoded) as this section's progress on the
+// lease's nodes and returns once a quorum stored it: a retried attempt of
+// this section reads it with LastProgress, however the previous attempt
+// ended. The save is fenced: once a newer attempt has taken a token, this
+// attempt's saves are refused, Progress returns a LeaseLost error and fn's
+// context is cancelled. Any other error (nodes unreachable) means the save
+// may not be visible to a retry; fn decides whether to go on.
+//
+// Call it after each step's effect is done: a crash then redoes at most the
+// step in progress. Steps are at-least-once unless their effects are
+// fenced by Token and idempotent.
+func (s *Section) Progress(details any) error {
+	data, err := json.Marshal(details)
+	if err != nil {
+		return fmt.Errorf("activities: progress of lease %q is not JSON-encodable: %w", s.info.Resource, err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.progress
+	s.seq++
+	err = s.client.SaveProgress(s.work, s.info.Resource, s.info.Owner, s.token, s.field, s.seq, data)
+	if errors.Is(err, lease.ErrLost) {
+		s.lost(err)
+		return leaseLost(fmt.Sprintf("lease %q: a newer attempt of this section holds a later token", s.info.Resource), err)
+	}
+	return err
 }
 
-// LastProgress decodes into ptr the progress the previous attempts last
-// sent with a heartbeat. It reports false when there is none (first
-// attempt, or no heartbeat with progress reached the server: the SDK
-// throttles heartbeats to about 80% of the HeartbeatTimeout) or when it
-// does not decode into ptr.
+// LastProgress decodes into ptr the last progress an earlier attempt of
+// this section saved with Progress. It reports false when there is none
+// (first attempt, or no save) or when it does not decode into ptr.
 func (s *Section) LastProgress(ptr any) bool {
-	if !s.resumed.found {
-		return false
-	}
-	var hb Heartbeat
-	return activity.GetHeartbeatDetails(s.ctx, &hb, ptr) == nil
+	return s.resumed != nil && json.Unmarshal(s.resumed, ptr) == nil
 }
 
-// resumption is what an attempt inherits from the last heartbeat of the
-// attempts before it.
-type resumption struct {
-	found bool // that heartbeat carried progress
-	// carried is that progress, undecoded, for this attempt's heartbeats
-	// to carry forward: nil when there is none or when the worker's data
-	// converter cannot pass raw values through (the SDK's default and codec
-	// converters can); progress is then kept only from the first Progress
-	// call on.
-	carried any
-}
+// errUnconfirmed ends fn when this worker could not confirm the lease for
+// its whole validity: the attempt fails, retryably, and a retry continues
+// the scope if the nodes prove it still holds.
+var errUnconfirmed = errors.New("the lease could not be confirmed within its validity: no quorum of nodes answered")
 
-// previousProgress reads the progress of the last heartbeat the server
-// holds for this activity.
-func previousProgress(ctx context.Context) resumption {
-	var hb Heartbeat
-	if !activity.HasHeartbeatDetails(ctx) || activity.GetHeartbeatDetails(ctx, &hb) != nil || !hb.HasProgress {
-		return resumption{}
-	}
-	r := resumption{found: true}
-	var raw converter.RawValue
-	if activity.GetHeartbeatDetails(ctx, &hb, &raw) == nil && raw.Payload() != nil {
-		r.carried = raw
-	}
-	return r
-}
-
-// Run executes fn as the critical section of a heartbeating activity that
-// holds info's lease. Call it from your activity function:
+// Run executes fn as a critical section of info's scope, in a heartbeating
+// activity. Call it from your activity function:
 //
 //	func (j *Jobs) Step(ctx context.Context, l activities.LeaseInfo, in Input) (Output, error) {
 //		return activities.Run(ctx, j.Leases, l, func(ctx context.Context, s *activities.Section) (Output, error) {
@@ -106,20 +90,24 @@ func previousProgress(ctx context.Context) resumption {
 //		})
 //	}
 //
-// Each attempt first takes the lease over for its holder with a fresh,
-// higher token (a previous attempt of the same holder is fenced out); if
-// info.Owner is empty (acquire-and-run) it waits for the lease like
-// AcquireLease. Then fn runs in its own goroutine while this goroutine, on
-// every interval (HeartbeatTimeout/2, at most TTL/3), extends the lease
-// and, if that succeeded, records the activity heartbeat (Heartbeat and the
-// section's progress). A failed extension skips the heartbeat, so Temporal
-// retries the attempt elsewhere if this worker cannot reach Redis.
+// Each attempt first takes a fresh token for the scope
+// (lease.Client.AcquireScope): where the scope holds the lock, or where the
+// nodes prove nobody else held it since the scope acquired it. When the
+// scope was not acquired yet (info.Token 0: acquire-and-run) it waits for
+// the lease, heartbeating. A retried attempt then loads the progress the
+// previous attempts saved (Section.LastProgress). fn runs in its own
+// goroutine while this one, every interval (HeartbeatTimeout/2, at most
+// TTL/3), extends the lock and, if a quorum did, records the heartbeat. A
+// failed extension skips the heartbeat, so Temporal retries the attempt
+// elsewhere if this worker cannot reach Redis.
 //
-// fn's context is cancelled when the activity is cancelled or the lease is
-// lost; fn must then return promptly. A lost lease (or a lock another
-// holder took first) returns a non-retryable LeaseLost error. When fn
-// returns, the lease is left on the nodes for the workflow's next activity
-// or ReleaseLease.
+// fn's context is cancelled when the activity is cancelled, when the scope
+// is proven lost or a newer attempt took a token — Run then returns a
+// non-retryable LeaseLost — and when the lease could not be confirmed for
+// its whole validity, which fails the attempt with a retryable
+// LeaseUnconfirmed error. fn must return promptly once its context ends.
+// Sections of one scope run one at a time: a section started later fences
+// out one still running.
 //
 // The activity's options must follow the timing rule: TTL > HeartbeatTimeout
 // + interval; otherwise Run returns LeaseInvalidInput.
@@ -129,23 +117,31 @@ func Run[T any](ctx context.Context, a *Activities, info LeaseInfo, fn func(ctx 
 	if ttl <= 0 {
 		return zero, invalidInput(fmt.Errorf("lease %q: TTL %v in LeaseInfo is not positive", info.Resource, ttl))
 	}
-	heartbeatTimeout := activity.GetInfo(ctx).HeartbeatTimeout
-	interval := min(heartbeatInterval(heartbeatTimeout), ttl/3)
-	if heartbeatTimeout > 0 && ttl <= heartbeatTimeout+interval {
-		return zero, invalidInput(fmt.Errorf("lease %q: TTL %v must exceed HeartbeatTimeout %v + extension interval %v", info.Resource, ttl, heartbeatTimeout, interval))
+	actInfo := activity.GetInfo(ctx)
+	interval := min(heartbeatInterval(actInfo.HeartbeatTimeout), ttl/3)
+	if actInfo.HeartbeatTimeout > 0 && ttl <= actInfo.HeartbeatTimeout+interval {
+		return zero, invalidInput(fmt.Errorf("lease %q: TTL %v must exceed HeartbeatTimeout %v + extension interval %v", info.Resource, ttl, actInfo.HeartbeatTimeout, interval))
 	}
 
-	resumed := previousProgress(ctx)
-	l, err := takeOver(ctx, a.client, info, resumed.carried)
+	grant, err := acquireHeartbeating(ctx, a.client, info, 0, nil)
 	if err != nil {
 		return zero, err
 	}
-	defer l.Detach() // keep the lock for the next activity; stop tracking it here
+	var resumed []byte
+	if actInfo.Attempt > 1 {
+		data, found, err := a.client.LoadProgress(ctx, info.Resource, info.Holder, actInfo.ActivityID)
+		if err != nil {
+			return zero, classify(err)
+		}
+		if found {
+			resumed = data
+		}
+	}
+	activity.RecordHeartbeat(ctx, Heartbeat{Resource: info.Resource, Token: grant.Token})
 
-	section := &Section{ctx: ctx, lease: l, resumed: resumed, progress: resumed.carried}
-	heartbeat(ctx, Heartbeat{Resource: info.Resource, Token: l.Token()}, section.currentProgress())
-	work, stop := l.Context(ctx)
-	defer stop()
+	work, lost := context.WithCancelCause(ctx)
+	defer lost(nil)
+	section := &Section{work: work, lost: lost, client: a.client, info: info, token: grant.Token, field: actInfo.ActivityID, resumed: resumed}
 	type result struct {
 		value T
 		err   error
@@ -156,74 +152,39 @@ func Run[T any](ctx context.Context, a *Activities, info LeaseInfo, fn func(ctx 
 		done <- result{v, err}
 	}()
 
-	ticker := time.NewTicker(interval)
-	defer ticker.Stop()
+	// The validity is checked at least every second: a timer alone would
+	// not count time the machine spent suspended.
+	check := time.NewTicker(min(interval, time.Second))
+	defer check.Stop()
+	remaining, lastKeep := grant.Remaining, time.Now()
 	for {
 		select {
 		case r := <-done:
-			if errors.Is(context.Cause(work), lease.ErrLost) {
-				return r.value, leaseLost(fmt.Sprintf("lease %q lost during the critical section", info.Resource), r.err)
+			cause := context.Cause(work)
+			switch {
+			case errors.Is(cause, lease.ErrLost):
+				return r.value, leaseLost(fmt.Sprintf("lease %q lost during the critical section: %v", info.Resource, cause), r.err)
+			case errors.Is(cause, errUnconfirmed):
+				return r.value, temporal.NewApplicationErrorWithCause(fmt.Sprintf("lease %q: %v", info.Resource, errUnconfirmed), ErrorTypeUnconfirmed, r.err)
 			}
 			return r.value, r.err
-		case <-ticker.C:
-			if err := l.Extend(ctx); err == nil {
-				heartbeat(ctx, Heartbeat{Resource: info.Resource, Token: l.Token()}, section.currentProgress())
+		case <-check.C:
+		}
+		if time.Since(lastKeep) >= interval && work.Err() == nil {
+			lastKeep = time.Now()
+			kept, err := a.client.KeepScope(ctx, info.Resource, info.Owner, ttl, true)
+			switch {
+			case err == nil && kept.Fence > grant.Token:
+				lost(errors.Join(lease.ErrSuperseded, lease.ErrLost))
+			case err == nil:
+				remaining = kept.Remaining
+				activity.RecordHeartbeat(ctx, Heartbeat{Resource: info.Resource, Token: grant.Token})
+			case errors.Is(err, lease.ErrLost):
+				lost(err)
 			}
-			// ErrLost ends the lease, which cancels work; fn then returns.
+		}
+		if remaining() <= 0 && work.Err() == nil {
+			lost(errUnconfirmed)
 		}
 	}
-}
-
-// heartbeat records hb, and progress when there is some.
-func heartbeat(ctx context.Context, hb Heartbeat, progress any) {
-	hb.HasProgress = progress != nil
-	recordHeartbeat(ctx, hb, progress)
-}
-
-// recordHeartbeat records first, then progress as the second detail when
-// there is some: a retried attempt then finds no progress rather than a
-// null one.
-func recordHeartbeat(ctx context.Context, first, progress any) {
-	if progress == nil {
-		activity.RecordHeartbeat(ctx, first)
-		return
-	}
-	activity.RecordHeartbeat(ctx, first, progress)
-}
-
-// takeOver gets the lease for this attempt: a takeover of the holder's own
-// lock (or of a free one), waiting for it when info.Owner is empty; the
-// heartbeats while it waits carry progress forward.
-func takeOver(ctx context.Context, client *lease.Client, info LeaseInfo, progress any) (*lease.Lease, error) {
-	if info.Owner == "" {
-		return acquireHeartbeating(ctx, client, info.Resource, info.Holder, info.TTL, 0, progress)
-	}
-	l, err := client.Acquire(ctx, info.Resource, lease.WithHolder(info.Holder), lease.WithEpoch(attemptEpoch(ctx)),
-		lease.WithTakeover(), lease.WithLeaseTTL(info.TTL))
-	var notAcquired *lease.NotAcquiredError
-	switch {
-	case err == nil:
-		return l, nil
-	case ctx.Err() != nil:
-		return nil, ctx.Err()
-	case errors.As(err, &notAcquired) && heldByAnotherQuorum(notAcquired):
-		return nil, leaseLost(fmt.Sprintf("lease %q is held by another holder, or by a newer attempt of this one, on a quorum of nodes", info.Resource), err)
-	}
-	// No proof of loss: the quorum was missed because nodes are down, slow
-	// or guarded, or only a minority answered "held by another": retryable.
-	return nil, classify(err)
-}
-
-// heldByAnotherQuorum reports whether a quorum of nodes answered that
-// another owner holds the lock: only that proves the lease gone. Down, slow
-// or guarded nodes, and a minority of "taken" answers (a stray lock), do
-// not.
-func heldByAnotherQuorum(e *lease.NotAcquiredError) bool {
-	taken := 0
-	for _, ne := range e.Nodes {
-		if errors.Is(ne.Err, lease.ErrTaken) {
-			taken++
-		}
-	}
-	return taken >= e.Quorum
 }

@@ -3,7 +3,6 @@ package activities_test
 import (
 	"context"
 	"errors"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -11,11 +10,12 @@ import (
 	"github.com/redlease/redlease/activities"
 	"github.com/redlease/redlease/lease"
 	"github.com/redlease/redlease/lease/leasetest"
-	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 )
 
 // newLeases starts n real redis-server nodes, a lease.Client and the
@@ -35,22 +35,21 @@ func newLeases(t *testing.T, n int) (*activities.Activities, *lease.Client, *lea
 	return acts, client, cluster
 }
 
-// details is a test value that the pairConverter encodes as two heartbeat
-// details, as Run records them (the test environment takes only one value).
-type details struct {
-	hb       activities.Heartbeat
-	progress any
+// newScope describes a new scope of a workflow run on resource.
+func newScope(resource, run string, ttl time.Duration) activities.LeaseInfo {
+	return activities.NewLeaseInfo(resource, "ns", "wf", run, "", lease.NewEpoch(uint64(time.Now().UnixNano()), 0), "nonce", ttl)
 }
 
-type pairConverter struct{ converter.DataConverter }
-
-func (c pairConverter) ToPayloads(values ...any) (*commonpb.Payloads, error) {
-	if len(values) == 1 {
-		if d, ok := values[0].(details); ok {
-			return c.DataConverter.ToPayloads(d.hb, d.progress)
-		}
+// startedScope is a scope that AcquireLease would have returned.
+func startedScope(t *testing.T, client *lease.Client, resource string, ttl time.Duration) activities.LeaseInfo {
+	t.Helper()
+	info := newScope(resource, "run-"+t.Name(), ttl)
+	grant, err := client.AcquireScope(context.Background(), resource, info.Owner, lease.ScopeFirst(), lease.ScopeTTL(ttl))
+	if err != nil {
+		t.Fatal(err)
 	}
-	return c.DataConverter.ToPayloads(values...)
+	info.Token = grant.Token
+	return info
 }
 
 // heartbeats collects the heartbeats an activity environment sends.
@@ -65,6 +64,12 @@ func (h *heartbeats) listen(_ *activity.Info, d converter.EncodedValues) {
 	h.mu.Unlock()
 }
 
+func (h *heartbeats) count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.seen)
+}
+
 func (h *heartbeats) first(t *testing.T) converter.EncodedValues {
 	t.Helper()
 	h.mu.Lock()
@@ -75,256 +80,328 @@ func (h *heartbeats) first(t *testing.T) converter.EncodedValues {
 	return h.seen[0]
 }
 
-func sectionEnv(prev any) (*testsuite.TestActivityEnvironment, *heartbeats) {
+func activityEnv() (*testsuite.TestActivityEnvironment, *heartbeats) {
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestActivityEnvironment()
-	env.SetDataConverter(pairConverter{converter.GetDefaultDataConverter()})
-	if prev != nil {
-		env.SetHeartbeatDetails(prev)
-	}
 	hbs := &heartbeats{}
 	env.SetOnActivityHeartbeatListener(hbs.listen)
 	return env, hbs
-}
-
-// resumeStep is a critical section that reports where it would resume.
-func resumeStep(acts *activities.Activities) func(ctx context.Context, info activities.LeaseInfo) (int, error) {
-	return func(ctx context.Context, info activities.LeaseInfo) (int, error) {
-		return activities.Run(ctx, acts, info, func(ctx context.Context, s *activities.Section) (int, error) {
-			var step int
-			if !s.LastProgress(&step) {
-				return -1, nil
-			}
-			return step, nil
-		})
-	}
-}
-
-// runResumeStep runs resumeStep in env and returns where it resumed.
-func runResumeStep(t *testing.T, env *testsuite.TestActivityEnvironment, acts *activities.Activities, info activities.LeaseInfo) int {
-	t.Helper()
-	step := resumeStep(acts)
-	env.RegisterActivity(step)
-	val, err := env.ExecuteActivity(step, info)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var resumedAt int
-	if err := val.Get(&resumedAt); err != nil {
-		t.Fatal(err)
-	}
-	return resumedAt
-}
-
-func heldInfo(resource, holder string) activities.LeaseInfo {
-	// A non-empty Owner makes Run take the lease over for holder.
-	return activities.LeaseInfo{Resource: resource, Holder: holder, Owner: holder + "#earlier", TTL: 10 * time.Second}
-}
-
-// A retried attempt resumes from the previous attempt's progress and, until
-// it records its own, carries that progress forward in its heartbeats: an
-// attempt that dies early does not erase where its predecessor got to.
-func TestRunResumesAndCarriesProgressForward(t *testing.T) {
-	acts, _, _ := newLeases(t, 3)
-	env, hbs := sectionEnv(details{activities.Heartbeat{Resource: "printer", Token: 5, HasProgress: true}, 7})
-	if at := runResumeStep(t, env, acts, heldInfo("printer", "wf/1")); at != 7 {
-		t.Fatalf("section resumed at %d, want 7", at)
-	}
-	var hb activities.Heartbeat
-	var carried int
-	if err := hbs.first(t).Get(&hb, &carried); err != nil {
-		t.Fatal(err)
-	}
-	if carried != 7 || !hb.HasProgress || hb.Resource != "printer" || hb.Token <= 5 {
-		t.Fatalf("first heartbeat %+v with progress %d: want progress 7 and a token above 5", hb, carried)
-	}
-}
-
-// noRawValues is a data converter that cannot pass raw payloads through
-// (it is not built on the SDK's CompositeDataConverter).
-type noRawValues struct{ pairConverter }
-
-func (c noRawValues) FromPayloads(payloads *commonpb.Payloads, ptrs ...any) error {
-	for _, p := range ptrs {
-		if _, ok := p.(*converter.RawValue); ok {
-			return errors.New("no raw values here")
-		}
-	}
-	return c.pairConverter.FromPayloads(payloads, ptrs...)
-}
-
-// With a data converter that cannot pass raw payloads through, a retried
-// attempt still resumes from the previous progress; only the carrying
-// forward (until the section's first Progress call) is not possible.
-func TestRunResumesWithAConverterWithoutRawValues(t *testing.T) {
-	acts, _, _ := newLeases(t, 3)
-	env, hbs := sectionEnv(details{activities.Heartbeat{Resource: "printer", Token: 5, HasProgress: true}, 7})
-	env.SetDataConverter(noRawValues{pairConverter{converter.GetDefaultDataConverter()}})
-	if at := runResumeStep(t, env, acts, heldInfo("printer", "wf/1")); at != 7 {
-		t.Fatalf("section resumed at %d, want 7", at)
-	}
-	var hb activities.Heartbeat
-	if err := hbs.first(t).Get(&hb); err != nil || hb.HasProgress {
-		t.Fatalf("first heartbeat %+v (%v): want no progress carried", hb, err)
-	}
-}
-
-// In acquire-and-run mode (no AcquireLease before the section), the
-// heartbeats of an attempt still waiting for the lease carry the previous
-// attempts' progress too, so one that dies while waiting loses nothing.
-func TestWaitingSectionCarriesProgressForward(t *testing.T) {
-	acts, client, _ := newLeases(t, 3)
-	ctx := context.Background()
-	holder, err := client.Acquire(ctx, "press", lease.WithHolder("wf/other"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	env, hbs := sectionEnv(details{activities.Heartbeat{Resource: "press", HasProgress: true}, 7})
-	step := resumeStep(acts)
-	env.RegisterActivity(step)
-	type result struct {
-		step int
-		err  error
-	}
-	done := make(chan result, 1)
-	go func() {
-		var r result
-		val, err := env.ExecuteActivity(step, activities.LeaseInfo{Resource: "press", Holder: "wf/1", TTL: 10 * time.Second})
-		if r.err = err; err == nil {
-			r.err = val.Get(&r.step)
-		}
-		done <- r
-	}()
-	waitForHeartbeat(t, hbs, done)
-	var waiting struct {
-		Waiting     string
-		HasProgress bool
-	}
-	var carried int
-	if err := hbs.first(t).Get(&waiting, &carried); err != nil || waiting.Waiting != "press" || !waiting.HasProgress || carried != 7 {
-		t.Fatalf("waiting heartbeat %+v with progress %d (%v): want press, progress 7", waiting, carried, err)
-	}
-	if err := holder.Release(ctx); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case r := <-done:
-		if r.err != nil || r.step != 7 {
-			t.Fatalf("section resumed at %d (%v), want 7", r.step, r.err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("the section did not run after the release")
-	}
 }
 
 // waitForHeartbeat waits up to 20 s for the first heartbeat of an activity
 // that runs in the background and must not end before it.
 func waitForHeartbeat[R any](t *testing.T, hbs *heartbeats, done <-chan R) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		hbs.mu.Lock()
-		n := len(hbs.seen)
-		hbs.mu.Unlock()
-		if n > 0 {
-			return
-		}
+	deadline := time.After(20 * time.Second)
+	for hbs.count() == 0 {
 		select {
 		case r := <-done:
-			t.Fatalf("the activity ended before its first heartbeat: %+v", r)
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
+			t.Fatalf("the activity ended before any heartbeat: %+v", r)
+		case <-deadline:
 			t.Fatal("no heartbeat within 20 s")
+		case <-time.After(10 * time.Millisecond):
 		}
 	}
 }
 
-// Without a progress detail from an earlier attempt, LastProgress reports
-// false (and does not decode a zero value as if it were progress).
-func TestLastProgressIsFalseWithoutProgress(t *testing.T) {
-	acts, _, _ := newLeases(t, 3)
-	for name, prev := range map[string]any{
-		"first attempt":                 nil,
-		"earlier heartbeat, no details": activities.Heartbeat{Resource: "printer", Token: 5},
-	} {
-		t.Run(name, func(t *testing.T) {
-			env, _ := sectionEnv(prev)
-			if at := runResumeStep(t, env, acts, heldInfo("printer-"+name, "wf/1")); at != -1 {
-				t.Fatalf("section resumed at %d, want -1 (no progress)", at)
-			}
-		})
-	}
-}
-
-// Losing the lease during the section cancels the section's context with
-// cause lease.ErrLost and fails the activity with a non-retryable LeaseLost.
-func TestRunLeaseLossCancelsSectionAndIsNotRetryable(t *testing.T) {
-	acts, _, cluster := newLeases(t, 3)
-	env, _ := sectionEnv(nil)
-	var cause error
+// runSection runs fn as a section activity of info and returns its error.
+func runSection(acts *activities.Activities, info activities.LeaseInfo, fn func(ctx context.Context, s *activities.Section) (string, error)) error {
+	env, _ := activityEnv()
 	step := func(ctx context.Context, info activities.LeaseInfo) (string, error) {
-		return activities.Run(ctx, acts, info, func(ctx context.Context, s *activities.Section) (string, error) {
-			for _, n := range cluster.Nodes[:2] { // a majority: no extension can succeed
-				if err := n.Kill(); err != nil {
-					return "", err
-				}
-			}
-			select {
-			case <-ctx.Done():
-				cause = context.Cause(ctx)
-				return "", ctx.Err()
-			case <-time.After(30 * time.Second):
-				return "the section was never cancelled", nil
-			}
-		})
+		return activities.Run(ctx, acts, info, fn)
 	}
 	env.RegisterActivity(step)
-	info := heldInfo("ledger", "wf/1")
-	info.TTL = 1500 * time.Millisecond
 	_, err := env.ExecuteActivity(step, info)
+	return err
+}
+
+func isType(err error, typ string, retryable bool) bool {
 	var appErr *temporal.ApplicationError
-	if !errors.As(err, &appErr) || appErr.Type() != activities.ErrorTypeLeaseLost || !appErr.NonRetryable() {
-		t.Fatalf("activity error %v: want a non-retryable %s application error", err, activities.ErrorTypeLeaseLost)
+	return errors.As(err, &appErr) && appErr.Type() == typ && appErr.NonRetryable() == !retryable
+}
+
+// A retried attempt resumes from the last progress the previous attempt
+// saved — every save, not the last heartbeat that reached the server —
+// with a higher token.
+func TestRetryResumesFromTheLastSavedProgress(t *testing.T) {
+	acts, client, _ := newLeases(t, 3)
+	info := startedScope(t, client, "ledger", 10*time.Second)
+	var mu sync.Mutex
+	var tokens []int64
+	step := func(ctx context.Context, info activities.LeaseInfo) (int, error) {
+		return activities.Run(ctx, acts, info, func(ctx context.Context, s *activities.Section) (int, error) {
+			mu.Lock()
+			tokens = append(tokens, s.Token())
+			mu.Unlock()
+			if activity.GetInfo(ctx).Attempt == 1 {
+				if s.LastProgress(new(int)) {
+					return 0, errors.New("progress on the first attempt")
+				}
+				for i := 1; i <= 7; i++ {
+					if err := s.Progress(i); err != nil {
+						return 0, err
+					}
+				}
+				return 0, errors.New("crash after step 7")
+			}
+			var last int
+			if !s.LastProgress(&last) {
+				return -1, nil
+			}
+			return last, nil
+		})
 	}
-	if !errors.Is(cause, lease.ErrLost) {
-		t.Fatalf("section context cause %v, want lease.ErrLost", cause)
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestWorkflowEnvironment()
+	env.RegisterActivityWithOptions(step, activity.RegisterOptions{Name: "Step"})
+	env.RegisterWorkflowWithOptions(func(ctx workflow.Context) (int, error) {
+		ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute, HeartbeatTimeout: 5 * time.Second})
+		var at int
+		err := workflow.ExecuteActivity(ctx, "Step", info).Get(ctx, &at)
+		return at, err
+	}, workflow.RegisterOptions{Name: "wf"})
+	env.ExecuteWorkflow("wf")
+	var at int
+	if err := env.GetWorkflowResult(&at); err != nil {
+		t.Fatal(err)
+	}
+	if at != 7 {
+		t.Fatalf("the retry resumed at %d, want 7", at)
+	}
+	if len(tokens) != 2 || tokens[1] <= tokens[0] {
+		t.Fatalf("tokens %v: want two, increasing", tokens)
 	}
 }
 
-// Run never takes over another holder's lock: it fails with a
-// non-retryable LeaseLost before the section runs, and the other holder's
-// lock stays as it was.
-func TestRunDoesNotTakeOverAnotherHolder(t *testing.T) {
+// A newer attempt fences out one still running: the older attempt's saves
+// are refused, its context is cancelled, and it fails with LeaseLost.
+func TestNewerAttemptFencesOutTheRunningOne(t *testing.T) {
+	acts, client, _ := newLeases(t, 3)
+	info := startedScope(t, client, "ledger", 3*time.Second)
+	started := make(chan int64, 1)
+	var saveErr, cause error
+	zombie := make(chan error, 1)
+	go func() {
+		zombie <- runSection(acts, info, func(ctx context.Context, s *activities.Section) (string, error) {
+			started <- s.Token()
+			for i := 0; ; i++ {
+				if err := s.Progress(i); err != nil {
+					saveErr = err
+					<-ctx.Done()
+					cause = context.Cause(ctx)
+					return "", ctx.Err()
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		})
+	}()
+	old := <-started
+	var newer int64
+	if err := runSection(acts, info, func(ctx context.Context, s *activities.Section) (string, error) {
+		newer = s.Token()
+		return "", nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-zombie:
+		if !activities.IsLeaseLost(err) || !activities.IsLeaseLost(saveErr) || !errors.Is(cause, lease.ErrLost) {
+			t.Fatalf("zombie: activity %v, save %v, cause %v; want LeaseLost, LeaseLost, ErrLost", err, saveErr, cause)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the older attempt was not fenced out")
+	}
+	if newer <= old {
+		t.Fatalf("newer attempt's token %d is not above %d", newer, old)
+	}
+}
+
+// Once another holder held the resource after the scope's lock expired,
+// no section of the scope runs again — the lock is free again by then —
+// and a running keeper reports LeaseLost.
+func TestSectionNeverResumesAfterAnotherHolder(t *testing.T) {
 	acts, client, _ := newLeases(t, 3)
 	ctx := context.Background()
+	info := startedScope(t, client, "ledger", time.Second)
+	time.Sleep(1200 * time.Millisecond) // nobody keeps it: the lock expires
 	other, err := client.Acquire(ctx, "ledger", lease.WithHolder("wf/other"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ran, err := runEmptySection(acts, heldInfo("ledger", "wf/mine"))
-	if !activities.IsLeaseLost(err) || ran {
-		t.Fatalf("error %v, section ran: %v; want LeaseLost and no run", err, ran)
+	if err := other.Release(ctx); err != nil {
+		t.Fatal(err)
 	}
-	assertUndisturbed(t, other, "a refused takeover")
+	ran := false
+	err = runSection(acts, info, func(context.Context, *activities.Section) (string, error) { ran = true; return "", nil })
+	if ran || !isType(err, activities.ErrorTypeLeaseLost, false) {
+		t.Fatalf("section ran: %v, error %v; want no run and a non-retryable LeaseLost", ran, err)
+	}
+	env, _ := activityEnv()
+	acts.Register(env)
+	if _, err := env.ExecuteActivity(activities.KeepName, info); !isType(err, activities.ErrorTypeLeaseLost, false) {
+		t.Fatalf("keeper: %v, want LeaseLost", err)
+	}
 }
 
-// ReleaseLease is idempotent: twice, and after another holder took the
-// resource, it succeeds and leaves the other holder's lock alone.
-func TestReleaseLeaseIsIdempotentAndSparesOtherHolders(t *testing.T) {
+// An expiry nobody used is not a loss: the next section continues the
+// scope, with a higher token.
+func TestSectionContinuesAfterAnUnusedExpiry(t *testing.T) {
+	acts, client, _ := newLeases(t, 3)
+	info := startedScope(t, client, "ledger", time.Second)
+	time.Sleep(1200 * time.Millisecond)
+	var token int64
+	if err := runSection(acts, info, func(_ context.Context, s *activities.Section) (string, error) { token = s.Token(); return "", nil }); err != nil {
+		t.Fatal(err)
+	}
+	if token <= info.Token {
+		t.Fatalf("token %d, not above the acquisition's %d", token, info.Token)
+	}
+}
+
+// Only proof of loss is final: with 2 of 5 nodes down and a stray lock of
+// another owner on a third, a section attempt fails retryably, not with
+// LeaseLost. (This used to be a non-retryable LeaseLost.)
+func TestSectionWithNodesDownIsRetryable(t *testing.T) {
+	acts, client, cluster := newLeases(t, 5)
+	ctx := context.Background()
+	info := startedScope(t, client, "ledger", 10*time.Second)
+	for _, n := range cluster.Nodes[:2] {
+		if err := n.Kill(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := cluster.Nodes[2].Client.Set(ctx, "redlease:{ledger}:lock", "stray", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	ran := false
+	err := runSection(acts, info, func(context.Context, *activities.Section) (string, error) { ran = true; return "", nil })
+	var appErr *temporal.ApplicationError
+	if err == nil || ran || activities.IsLeaseLost(err) || (errors.As(err, &appErr) && appErr.NonRetryable()) {
+		t.Fatalf("error %v (section ran: %v): want a retryable error, not LeaseLost", err, ran)
+	}
+	// With the stray lock gone, 3 of 5 nodes carry the scope: it runs.
+	if err := cluster.Nodes[2].Client.Del(ctx, "redlease:{ledger}:lock").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := runSection(acts, info, func(context.Context, *activities.Section) (string, error) { ran = true; return "", nil }); err != nil || !ran {
+		t.Fatalf("with 3 of 5 nodes: ran %v, error %v", ran, err)
+	}
+}
+
+// A section whose worker cannot reach a quorum stops when the lease's
+// validity passes, with a retryable LeaseUnconfirmed: unreachable nodes are
+// no proof that the scope lost the resource.
+func TestUnreachableNodesStopTheSectionRetryably(t *testing.T) {
+	acts, client, cluster := newLeases(t, 3)
+	info := startedScope(t, client, "ledger", 1500*time.Millisecond)
+	var cause error
+	err := runSection(acts, info, func(ctx context.Context, s *activities.Section) (string, error) {
+		for _, n := range cluster.Nodes[:2] {
+			if err := n.Pause(); err != nil {
+				return "", err
+			}
+			defer n.Resume()
+		}
+		select {
+		case <-ctx.Done():
+			cause = context.Cause(ctx)
+			return "", ctx.Err()
+		case <-time.After(30 * time.Second):
+			return "the section was never stopped", nil
+		}
+	})
+	if !isType(err, activities.ErrorTypeUnconfirmed, true) || cause == nil {
+		t.Fatalf("error %v, cause %v: want a retryable %s", err, cause, activities.ErrorTypeUnconfirmed)
+	}
+}
+
+// A proven loss while the section runs (the lock gone from every node and
+// another holder in) cancels the section with cause ErrLost and fails it
+// with a non-retryable LeaseLost.
+func TestLossDuringTheSectionCancelsIt(t *testing.T) {
+	acts, client, cluster := newLeases(t, 3)
+	ctx := context.Background()
+	info := startedScope(t, client, "ledger", 1500*time.Millisecond)
+	var cause error
+	err := runSection(acts, info, func(sctx context.Context, s *activities.Section) (string, error) {
+		for _, n := range cluster.Nodes {
+			if err := n.Client.Del(ctx, "redlease:{ledger}:lock").Err(); err != nil {
+				return "", err
+			}
+		}
+		if _, err := client.Acquire(ctx, "ledger"); err != nil {
+			return "", err
+		}
+		select {
+		case <-sctx.Done():
+			cause = context.Cause(sctx)
+			return "", sctx.Err()
+		case <-time.After(30 * time.Second):
+			return "the section was never cancelled", nil
+		}
+	})
+	if !isType(err, activities.ErrorTypeLeaseLost, false) || !errors.Is(cause, lease.ErrLost) {
+		t.Fatalf("error %v, cause %v: want LeaseLost and ErrLost", err, cause)
+	}
+}
+
+// The keeper holds the scope however long nothing else runs — several
+// TTLs — so nobody else acquires it; cancelled, it ends.
+func TestKeeperHoldsTheScopeBetweenSections(t *testing.T) {
 	acts, client, _ := newLeases(t, 3)
 	ctx := context.Background()
-	var suite testsuite.WorkflowTestSuite
-	env := suite.NewTestActivityEnvironment()
-	acts.Register(env)
+	info := startedScope(t, client, "ledger", time.Second)
+	cctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		env, _ := activityEnv()
+		env.SetWorkerOptions(activityWorkerOptions(cctx))
+		acts.Register(env)
+		_, err := env.ExecuteActivity(activities.KeepName, info)
+		done <- err
+	}()
+	deadline := time.Now().Add(3500 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		if l, err := client.Acquire(ctx, "ledger"); err == nil {
+			_ = l.Release(ctx)
+			t.Fatal("another holder acquired the resource while the keeper ran")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	var token int64
+	if err := runSection(acts, info, func(_ context.Context, s *activities.Section) (string, error) { token = s.Token(); return "", nil }); err != nil {
+		t.Fatalf("a section after 3.5 TTLs of keeping: %v", err)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("the keeper ended without error; want its cancellation")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the keeper did not end when cancelled")
+	}
+	if token <= info.Token {
+		t.Fatalf("section token %d not above %d", token, info.Token)
+	}
+}
 
-	val, err := env.ExecuteActivity(activities.AcquireName, activities.AcquireRequest{Resource: "ledger", TTL: 10 * time.Second})
+// ReleaseLease ends the scope for good: idempotent, it spares another
+// holder, and no late attempt of the scope runs afterwards, even once the
+// tombstone has expired.
+func TestReleaseLeaseEndsTheScope(t *testing.T) {
+	acts, client, _ := newLeases(t, 3)
+	ctx := context.Background()
+	env, _ := activityEnv()
+	acts.Register(env)
+	req := activities.AcquireRequest{Lease: newScope("ledger", "run-1", time.Second)}
+	val, err := env.ExecuteActivity(activities.AcquireName, req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var info activities.LeaseInfo
-	if err := val.Get(&info); err != nil {
-		t.Fatal(err)
+	if err := val.Get(&info); err != nil || info.Token == 0 {
+		t.Fatalf("acquired %+v, %v", info, err)
 	}
 	for i := range 2 {
 		if _, err := env.ExecuteActivity(activities.ReleaseName, info); err != nil {
@@ -341,24 +418,23 @@ func TestReleaseLeaseIsIdempotentAndSparesOtherHolders(t *testing.T) {
 	if _, err := env.ExecuteActivity(activities.ReleaseName, info); err != nil {
 		t.Fatalf("release after another holder took over: %v", err)
 	}
-	assertUndisturbed(t, other, "a stale ReleaseLease")
-}
-
-// assertUndisturbed checks that another holder's lease is still its own
-// after what (it can extend it), then releases it.
-func assertUndisturbed(t *testing.T, other *lease.Lease, what string) {
-	t.Helper()
-	if err := other.Extend(context.Background()); err != nil {
-		t.Fatalf("the other holder's lease was disturbed by %s: %v", what, err)
+	if err := other.Extend(ctx); err != nil {
+		t.Fatalf("a stale release disturbed the other holder: %v", err)
 	}
-	if err := other.Release(context.Background()); err != nil {
+	if err := other.Release(ctx); err != nil {
 		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond) // the tombstone expires
+	ran := false
+	err = runSection(acts, info, func(context.Context, *activities.Section) (string, error) { ran = true; return "", nil })
+	if ran || !activities.IsLeaseLost(err) {
+		t.Fatalf("late attempt after the release: ran %v, error %v", ran, err)
 	}
 }
 
 // AcquireLease waits for a held resource, heartbeating while it waits (so
 // Temporal can cancel the wait), and gets it, with a higher token, once the
-// holder releases it. Without a heartbeat timeout it heartbeats every 5 s.
+// holder releases it.
 func TestAcquireLeaseHeartbeatsWhileWaiting(t *testing.T) {
 	acts, client, _ := newLeases(t, 3)
 	ctx := context.Background()
@@ -366,10 +442,7 @@ func TestAcquireLeaseHeartbeatsWhileWaiting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var suite testsuite.WorkflowTestSuite
-	env := suite.NewTestActivityEnvironment()
-	hbs := &heartbeats{}
-	env.SetOnActivityHeartbeatListener(hbs.listen)
+	env, hbs := activityEnv()
 	acts.Register(env)
 	type result struct {
 		info activities.LeaseInfo
@@ -378,17 +451,14 @@ func TestAcquireLeaseHeartbeatsWhileWaiting(t *testing.T) {
 	done := make(chan result, 1)
 	go func() {
 		var r result
-		val, err := env.ExecuteActivity(activities.AcquireName, activities.AcquireRequest{Resource: "ledger", Wait: time.Minute})
+		val, err := env.ExecuteActivity(activities.AcquireName, activities.AcquireRequest{Lease: newScope("ledger", "run-w", 10*time.Second), Wait: time.Minute})
 		if r.err = err; err == nil {
 			r.err = val.Get(&r.info)
 		}
 		done <- r
 	}()
 	waitForHeartbeat(t, hbs, done)
-	var waiting struct {
-		Waiting  string
-		Attempts int
-	}
+	var waiting activities.Waiting
 	if err := hbs.first(t).Get(&waiting); err != nil || waiting.Waiting != "ledger" || waiting.Attempts < 1 {
 		t.Fatalf("waiting heartbeat %+v (%v)", waiting, err)
 	}
@@ -400,7 +470,7 @@ func TestAcquireLeaseHeartbeatsWhileWaiting(t *testing.T) {
 		if r.err != nil {
 			t.Fatal(r.err)
 		}
-		if r.info.Token <= holder.Token() || r.info.Resource != "ledger" || r.info.Holder == "" {
+		if r.info.Token <= holder.Token() || r.info.Resource != "ledger" {
 			t.Fatalf("lease info %+v after a holder with token %d", r.info, holder.Token())
 		}
 	case <-time.After(30 * time.Second):
@@ -408,42 +478,45 @@ func TestAcquireLeaseHeartbeatsWhileWaiting(t *testing.T) {
 	}
 }
 
-// A takeover that misses the quorum because nodes are down is retryable,
-// even when a node holds a stray lock of another owner: only a quorum of
-// "held by another" answers proves the lease lost. (5 nodes, 2 down, one
-// with a stray lock: this used to fail with a non-retryable LeaseLost.)
-func TestRunTakeoverWithNodesDownIsRetryable(t *testing.T) {
-	acts, _, cluster := newLeases(t, 5)
+// Acquire-and-run: a section of a scope not yet acquired waits for the
+// resource, heartbeating, and runs once it is free.
+func TestAcquireInSectionWaitsForTheResource(t *testing.T) {
+	acts, client, _ := newLeases(t, 3)
 	ctx := context.Background()
-	for _, n := range cluster.Nodes[:2] {
-		if err := n.Kill(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := cluster.Nodes[2].Client.Set(ctx, "redlease:{ledger}:lock", "stray", time.Minute).Err(); err != nil {
+	holder, err := client.Acquire(ctx, "ledger")
+	if err != nil {
 		t.Fatal(err)
 	}
-	ran, err := runEmptySection(acts, heldInfo("ledger", "wf/mine"))
-	var appErr *temporal.ApplicationError
-	if err == nil || ran || activities.IsLeaseLost(err) || (errors.As(err, &appErr) && appErr.NonRetryable()) {
-		t.Fatalf("error %v (section ran: %v): want a retryable error, not LeaseLost", err, ran)
+	env, hbs := activityEnv()
+	step := func(ctx context.Context, info activities.LeaseInfo) (int64, error) {
+		return activities.Run(ctx, acts, info, func(_ context.Context, s *activities.Section) (int64, error) { return s.Token(), nil })
 	}
-	if !errors.Is(err, lease.ErrNotAcquired) && !strings.Contains(err.Error(), "not acquired") {
-		t.Fatalf("error %v: want the lease's not-acquired error", err)
+	env.RegisterActivity(step)
+	done := make(chan error, 1)
+	var token int64
+	go func() {
+		val, err := env.ExecuteActivity(step, newScope("ledger", "run-s", 10*time.Second))
+		if err == nil {
+			err = val.Get(&token)
+		}
+		done <- err
+	}()
+	waitForHeartbeat(t, hbs, done)
+	if err := holder.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil || token <= holder.Token() {
+			t.Fatalf("section: token %d, error %v (holder's token %d)", token, err, holder.Token())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the section did not run after the release")
 	}
 }
 
-// runEmptySection runs, as an activity, a section that does nothing, and
-// reports whether the section ran and the activity's error.
-func runEmptySection(acts *activities.Activities, info activities.LeaseInfo) (ran bool, err error) {
-	env, _ := sectionEnv(nil)
-	step := func(ctx context.Context, info activities.LeaseInfo) (string, error) {
-		return activities.Run(ctx, acts, info, func(ctx context.Context, s *activities.Section) (string, error) {
-			ran = true
-			return "", nil
-		})
-	}
-	env.RegisterActivity(step)
-	_, err = env.ExecuteActivity(step, info)
-	return ran, err
+// activityWorkerOptions makes ctx the parent of the activities' contexts:
+// cancelling it cancels them, as a workflow's cancellation would.
+func activityWorkerOptions(ctx context.Context) worker.Options {
+	return worker.Options{BackgroundActivityContext: ctx}
 }

@@ -115,6 +115,18 @@ func (o LeaseOptions) sectionOptions() workflow.ActivityOptions {
 	}
 }
 
+// keeperOptions are the activity options of KeepLease.
+func (o LeaseOptions) keeperOptions() workflow.ActivityOptions {
+	retry := keeperRetry
+	retry.NonRetryableErrorTypes = append(append([]string(nil), nonRetryableTypes...), activityNotRegistered)
+	return workflow.ActivityOptions{
+		TaskQueue:           o.TaskQueue,
+		StartToCloseTimeout: keeperAttempt,
+		HeartbeatTimeout:    o.HeartbeatTimeout,
+		RetryPolicy:         &retry,
+	}
+}
+
 // acquireOptions are the activity options of AcquireLease.
 func (o LeaseOptions) acquireOptions() workflow.ActivityOptions {
 	return workflow.ActivityOptions{

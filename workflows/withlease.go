@@ -8,55 +8,34 @@ import (
 	"go.temporal.io/sdk/workflow"
 )
 
-// WithLease acquires resource for this workflow run, runs fn, and releases
-// the lease — also when fn fails, the workflow is cancelled, or acquisition
-// failed half-way (release runs in a disconnected context).
+// WithLease holds a Scope on resource while fn runs: it acquires the lease,
+// runs fn, and releases the lease — also when fn fails, the workflow is
+// cancelled, or acquisition failed half-way. Between acquisition and
+// release the keeper keeps the lease however long fn takes, timers,
+// signal waits and retries included.
 //
-// fn's ctx carries the activity options for critical sections
-// (HeartbeatTimeout, WaitForCancellation, LeaseLost non-retryable): run the
-// work as activities that call activities.Run with the LeaseInfo fn gets.
-// With AcquireInSection, LeaseInfo.Owner is empty and the first such
-// activity acquires the lease itself.
+// fn's ctx is the scope's Context: it carries the activity options for
+// critical sections, and is cancelled when the scope fails. Run the work as
+// activities that call activities.Run with the LeaseInfo fn gets. With
+// AcquireInSection, LeaseInfo.Token is 0 and the first such activity
+// acquires the lease itself.
 //
-// A critical section whose lease was lost fails with a LeaseLost
-// application error (activities.IsLeaseLost); WithLease returns it, after
-// the release. WithLease returns fn's result: a release that fails after
-// fn succeeded is logged (the lock expires by its TTL) and does not turn
-// the completed work into an error.
-func WithLease(ctx workflow.Context, resource string, opts LeaseOptions, fn func(ctx workflow.Context, lease activities.LeaseInfo) error) (err error) {
-	opts, err = opts.withDefaults()
+// WithLease returns the scope's LeaseLost error when the lease was lost
+// while fn ran (activities.IsLeaseLost), else fn's result: a release that
+// fails after fn succeeded is logged (the lock expires by its TTL) and does
+// not turn the completed work into an error.
+func WithLease(ctx workflow.Context, resource string, opts LeaseOptions, fn func(ctx workflow.Context, lease activities.LeaseInfo) error) error {
+	scope, err := Acquire(ctx, resource, opts)
 	if err != nil {
-		return temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrorTypeInvalidInput, err)
+		return err
 	}
-	info := workflow.GetInfo(ctx)
-	lease := activities.LeaseInfo{
-		Resource: resource,
-		Holder:   activities.HolderID(info.Namespace, info.WorkflowExecution.ID, info.WorkflowExecution.RunID, opts.Name),
-		TTL:      opts.TTL,
+	err = fn(scope.Context(), scope.Lease())
+	lost := scope.Err()
+	_ = scope.Release(ctx) // logged by Release
+	if lost != nil {
+		return lost
 	}
-	// Release whatever this holder may hold, whatever happens from here:
-	// an AcquireLease attempt may have succeeded on the nodes even if the
-	// workflow never saw its result.
-	defer func() {
-		releaseCtx, _ := workflow.NewDisconnectedContext(ctx)
-		releaseCtx = workflow.WithActivityOptions(releaseCtx, opts.releaseOptions())
-		// A failed release does not turn completed work into a failure (a
-		// caller that retried would redo it): it is logged, and the lock
-		// expires by its TTL.
-		if releaseErr := workflow.ExecuteActivity(releaseCtx, activities.ReleaseName, lease).Get(releaseCtx, nil); releaseErr != nil {
-			workflow.GetLogger(ctx).Warn("lease release failed; the lock expires by its TTL",
-				"resource", resource, "error", releaseErr)
-		}
-	}()
-
-	if !opts.AcquireInSection {
-		acquireCtx := workflow.WithActivityOptions(ctx, opts.acquireOptions())
-		req := activities.AcquireRequest{Resource: resource, LeaseName: opts.Name, TTL: opts.TTL, Wait: opts.Wait}
-		if err := workflow.ExecuteActivity(acquireCtx, activities.AcquireName, req).Get(acquireCtx, &lease); err != nil {
-			return err
-		}
-	}
-	return fn(workflow.WithActivityOptions(ctx, opts.sectionOptions()), lease)
+	return err
 }
 
 // IsCanceled reports whether err comes from the workflow's cancellation.

@@ -24,6 +24,9 @@ type recorder struct {
 	body     func(ctx context.Context) error
 	// releaseErr, when set, is what the release activity fails with.
 	releaseErr error
+	// keepErr, when set, is what the keeper fails with.
+	keepErr error
+	kept    int // keeper attempts started
 }
 
 func (r *recorder) add(call string) {
@@ -40,11 +43,28 @@ func (r *recorder) Calls() []string {
 
 func (r *recorder) acquire(ctx context.Context, req activities.AcquireRequest) (activities.LeaseInfo, error) {
 	r.add("acquire")
-	info := activity.GetInfo(ctx)
-	return activities.LeaseInfo{
-		Resource: req.Resource, Owner: "o", Token: 7, TTL: req.TTL,
-		Holder: activities.HolderID(info.Namespace, info.WorkflowExecution.ID, info.WorkflowExecution.RunID, req.LeaseName),
-	}, nil
+	info := req.Lease
+	info.Token = 7
+	return info, nil
+}
+
+// keep stands in for KeepLease: it heartbeats until cancelled, or fails
+// with keepErr once set.
+func (r *recorder) keep(ctx context.Context, l activities.LeaseInfo) error {
+	r.mu.Lock()
+	r.kept++
+	r.mu.Unlock()
+	for {
+		activity.RecordHeartbeat(ctx)
+		if r.keepErr != nil {
+			return r.keepErr
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 func (r *recorder) release(_ context.Context, l activities.LeaseInfo) error {
@@ -70,6 +90,7 @@ func newEnv(t *testing.T, r *recorder) *testsuite.TestWorkflowEnvironment {
 	env := suite.NewTestWorkflowEnvironment()
 	env.RegisterActivityWithOptions(r.acquire, activity.RegisterOptions{Name: activities.AcquireName})
 	env.RegisterActivityWithOptions(r.release, activity.RegisterOptions{Name: activities.ReleaseName})
+	env.RegisterActivityWithOptions(r.keep, activity.RegisterOptions{Name: activities.KeepName})
 	env.RegisterActivityWithOptions(r.section, activity.RegisterOptions{Name: "Section"})
 	workflows.Register(env)
 	return env
@@ -144,7 +165,7 @@ func TestAcquireInSectionSkipsTheAcquireActivity(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertCalls(t, r.Calls(), "section", "release")
-	if seen.Owner != "" || seen.Holder == "" || seen.TTL != workflows.DefaultTTL {
+	if seen.Token != 0 || seen.Owner == "" || seen.Holder == "" || seen.TTL != workflows.DefaultTTL {
 		t.Fatalf("lease info for acquire-and-run: %+v", seen)
 	}
 }

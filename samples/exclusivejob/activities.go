@@ -35,7 +35,7 @@ type StepsResult struct {
 	WorkflowID string
 }
 
-// Progress is the heartbeat progress of the job.
+// Progress is the job's progress, saved after every step.
 type Progress struct {
 	Done  int   // steps done
 	Token int64 // token of the attempt that did them
@@ -79,7 +79,11 @@ func (a *Activities) FencedSteps(ctx context.Context, l activities.LeaseInfo, in
 				}
 				return StepsResult{}, err
 			}
-			s.Progress(Progress{Done: step + 1, Token: s.Token()})
+			// Saved on the lease's nodes before the next step: a crash
+			// redoes at most the step in progress.
+			if err := s.Progress(Progress{Done: step + 1, Token: s.Token()}); err != nil {
+				return StepsResult{}, err
+			}
 		}
 		return StepsResult{Steps: in.Steps, Token: s.Token(), ResumedAt: start, Attempt: info.Attempt, WorkflowID: info.WorkflowExecution.ID}, nil
 	})
