@@ -43,6 +43,18 @@ type LeaseInfo struct {
 	// (Section.Token).
 	Token int64
 	TTL   time.Duration
+	// Last marks the scope's last critical section: Run releases the scope
+	// as soon as the section's function succeeded, so the next holder
+	// starts without waiting for the workflow to run ReleaseLease. Set it
+	// with AsLast.
+	Last bool
+}
+
+// AsLast returns l marked as the scope's last section (see Last). No
+// section of the scope may run after it has succeeded.
+func (l LeaseInfo) AsLast() LeaseInfo {
+	l.Last = true
+	return l
 }
 
 // Started reports whether the workflow knows the scope was acquired

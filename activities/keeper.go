@@ -31,7 +31,8 @@ type Keeping struct {
 // until the first section has acquired the lease.
 //
 // It returns the context's error when the workflow cancels it (the scope
-// ended), and a non-retryable LeaseLost when the nodes prove the scope
+// ended), nil once the nodes say the scope was released, and a
+// non-retryable LeaseLost when the nodes prove the scope
 // lost: another holder held the resource since the scope acquired it (the
 // lock expired while no worker could keep it, say), or the scope was
 // released. Down, slow or paused nodes are never taken for a loss.
@@ -57,6 +58,8 @@ func (a *Activities) KeepLease(ctx context.Context, info LeaseInfo) error {
 			activity.RecordHeartbeat(ctx, Keeping{Resource: info.Resource, Started: true, Fence: kept.Fence})
 		case ctx.Err() != nil:
 			return ctx.Err()
+		case errors.Is(err, lease.ErrScopeEnded):
+			return nil // released, by the scope's last section or ReleaseLease
 		case errors.Is(err, lease.ErrLost):
 			return leaseLost(fmt.Sprintf("lease %q lost: another holder held the resource since the scope acquired it, or the scope was released", info.Resource), err)
 		case errors.Is(err, lease.ErrScopeNotStarted):

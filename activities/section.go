@@ -14,10 +14,13 @@ import (
 )
 
 // Heartbeat is the heartbeat detail Run records: which lease the attempt
-// holds, with which token.
+// holds, with which token, and the section's last saved progress (JSON),
+// for operators (`temporal workflow describe`). Retries do not read it:
+// they load the progress from the lease's nodes.
 type Heartbeat struct {
 	Resource string
 	Token    int64
+	Progress json.RawMessage `json:",omitempty"`
 }
 
 // Section is what a critical section sees while it runs under Run.
@@ -31,8 +34,15 @@ type Section struct {
 
 	resumed []byte // the progress an earlier attempt saved, JSON; nil when none
 
-	mu  sync.Mutex // orders saves
-	seq uint64
+	mu    sync.Mutex // orders saves
+	seq   uint64
+	saved []byte // the last progress saved (or resumed), JSON
+}
+
+func (s *Section) heartbeat() Heartbeat {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return Heartbeat{Resource: s.info.Resource, Token: s.token, Progress: s.saved}
 }
 
 // Token is this attempt's fencing token, higher than every token of the
@@ -62,6 +72,9 @@ func (s *Section) Progress(details any) error {
 	defer s.mu.Unlock()
 	s.seq++
 	err = s.client.SaveProgress(s.work, s.info.Resource, s.info.Owner, s.token, s.field, s.seq, data)
+	if err == nil {
+		s.saved = data
+	}
 	if errors.Is(err, lease.ErrLost) {
 		s.lost(err)
 		return leaseLost(fmt.Sprintf("lease %q: a newer attempt of this section holds a later token", s.info.Resource), err)
@@ -107,7 +120,8 @@ var errUnconfirmed = errors.New("the lease could not be confirmed within its val
 // its whole validity, which fails the attempt with a retryable
 // LeaseUnconfirmed error. fn must return promptly once its context ends.
 // Sections of one scope run one at a time: a section started later fences
-// out one still running.
+// out one still running. The scope's last section (info.Last, see
+// LeaseInfo.AsLast) releases the scope as soon as fn succeeded.
 //
 // The activity's options must follow the timing rule: TTL > HeartbeatTimeout
 // + interval; otherwise Run returns LeaseInvalidInput.
@@ -137,11 +151,10 @@ func Run[T any](ctx context.Context, a *Activities, info LeaseInfo, fn func(ctx 
 			resumed = data
 		}
 	}
-	activity.RecordHeartbeat(ctx, Heartbeat{Resource: info.Resource, Token: grant.Token})
-
 	work, lost := context.WithCancelCause(ctx)
 	defer lost(nil)
-	section := &Section{work: work, lost: lost, client: a.client, info: info, token: grant.Token, field: actInfo.ActivityID, resumed: resumed}
+	section := &Section{work: work, lost: lost, client: a.client, info: info, token: grant.Token, field: actInfo.ActivityID, resumed: resumed, saved: resumed}
+	activity.RecordHeartbeat(ctx, section.heartbeat())
 	type result struct {
 		value T
 		err   error
@@ -162,6 +175,12 @@ func Run[T any](ctx context.Context, a *Activities, info LeaseInfo, fn func(ctx 
 		case r := <-done:
 			cause := context.Cause(work)
 			switch {
+			case cause == nil && r.err == nil && info.Last:
+				// The scope's last section: hand the resource over now. A
+				// failed release is left to the workflow's ReleaseLease.
+				if err := a.client.ReleaseScope(ctx, info.Resource, info.Holder, attemptEpoch(ctx), info.TTL); err != nil {
+					activity.GetLogger(ctx).Warn("release after the last section failed; the workflow's release follows", "resource", info.Resource, "error", err)
+				}
 			case errors.Is(cause, lease.ErrLost):
 				return r.value, leaseLost(fmt.Sprintf("lease %q lost during the critical section: %v", info.Resource, cause), r.err)
 			case errors.Is(cause, errUnconfirmed):
@@ -178,9 +197,9 @@ func Run[T any](ctx context.Context, a *Activities, info LeaseInfo, fn func(ctx 
 				lost(errors.Join(lease.ErrSuperseded, lease.ErrLost))
 			case err == nil:
 				remaining = kept.Remaining
-				activity.RecordHeartbeat(ctx, Heartbeat{Resource: info.Resource, Token: grant.Token})
-			case errors.Is(err, lease.ErrLost):
-				lost(err)
+				activity.RecordHeartbeat(ctx, section.heartbeat())
+			case errors.Is(err, lease.ErrLost), errors.Is(err, lease.ErrScopeEnded):
+				lost(errors.Join(lease.ErrLost, err))
 			}
 		}
 		if remaining() <= 0 && work.Err() == nil {

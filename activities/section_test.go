@@ -520,3 +520,36 @@ func TestAcquireInSectionWaitsForTheResource(t *testing.T) {
 func activityWorkerOptions(ctx context.Context) worker.Options {
 	return worker.Options{BackgroundActivityContext: ctx}
 }
+
+// The scope's last section releases the lease as soon as its function
+// succeeded: the next holder gets the resource at once, the keeper ends
+// without error, and no later section of the scope runs.
+func TestLastSectionReleasesTheScope(t *testing.T) {
+	acts, client, _ := newLeases(t, 3)
+	ctx := context.Background()
+	info := startedScope(t, client, "ledger", 10*time.Second)
+	if err := runSection(acts, info.AsLast(), func(context.Context, *activities.Section) (string, error) { return "", nil }); err != nil {
+		t.Fatal(err)
+	}
+	next, err := client.Acquire(ctx, "ledger")
+	if err != nil {
+		t.Fatalf("the next holder after the last section: %v", err)
+	}
+	defer next.Release(ctx)
+	env, _ := activityEnv()
+	acts.Register(env)
+	if _, err := env.ExecuteActivity(activities.KeepName, info); err != nil {
+		t.Fatalf("keeper after the scope's release: %v, want a normal end", err)
+	}
+	ran := false
+	err = runSection(acts, info, func(context.Context, *activities.Section) (string, error) { ran = true; return "", nil })
+	if ran || !activities.IsLeaseLost(err) {
+		t.Fatalf("a section after the last one: ran %v, error %v", ran, err)
+	}
+	// A last section that fails releases nothing.
+	info2 := startedScope(t, client, "ledger-2", 10*time.Second)
+	_ = runSection(acts, info2.AsLast(), func(context.Context, *activities.Section) (string, error) { return "", errors.New("boom") })
+	if _, err := client.Acquire(ctx, "ledger-2"); err == nil {
+		t.Fatal("a failed last section released the lease")
+	}
+}

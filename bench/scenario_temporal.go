@@ -73,7 +73,7 @@ func (s *sections) PlainSection(ctx context.Context, cs time.Duration) error {
 func leasedJob(ctx workflow.Context, resource string, inSection bool, cs time.Duration) error {
 	opts := workflows.LeaseOptions{TTL: 30 * time.Second, HeartbeatTimeout: 10 * time.Second, AcquireInSection: inSection}
 	return workflows.WithLease(ctx, resource, opts, func(ctx workflow.Context, l activities.LeaseInfo) error {
-		return workflow.ExecuteActivity(ctx, leasedSectionName, l, cs).Get(ctx, nil)
+		return workflow.ExecuteActivity(ctx, leasedSectionName, l.AsLast(), cs).Get(ctx, nil)
 	})
 }
 

@@ -61,6 +61,10 @@ var (
 	// proves that the scope lost it — another owner's lock or tombstone,
 	// a fence counter moved past the scope's, or the scope's release.
 	ErrScopeLost = errors.New("the scope lost this node")
+	// ErrScopeEnded: the scope was released (ReleaseScope); also a
+	// per-node outcome. An acquisition of a released scope also matches
+	// ErrLost.
+	ErrScopeEnded = errors.New("lease: scope released")
 	// ErrNoScopeRecord is a per-node outcome of a scope operation that may
 	// not start the scope: the node has no record of the scope and not its
 	// lock (it never held it, or it lost its data).

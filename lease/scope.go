@@ -185,8 +185,10 @@ func (c *Client) AcquireScope(ctx context.Context, resource, owner string, opts 
 // scope was acquired; without it, nodes with no record of the scope may
 // simply not have seen its first acquisition yet.
 //
-// Errors: ErrLost when the scope lost more than N − quorum nodes (with
-// started, nodes without a record count as lost); ErrScopeNotStarted when
+// Errors: ErrScopeEnded when a node says the scope was released
+// (ReleaseScope): its keeper can stop; ErrLost when the scope lost more
+// than N − quorum nodes (with started, nodes without a record count as
+// lost); ErrScopeNotStarted when
 // !started and no node knows the scope; else a *QuorumError
 // (ErrNotExtended) when fewer than a quorum kept it (retryable).
 func (c *Client) KeepScope(ctx context.Context, resource, owner string, ttl time.Duration, started bool) (ScopeKept, error) {
@@ -237,8 +239,9 @@ type scopeCall struct {
 type scopeTally struct {
 	held    []int   // nodes where the scope holds the lock now
 	fences  []int64 // by node: the counter each held node returned
-	lost    int     // ErrScopeLost answers
-	unknown int     // ErrNoScopeRecord answers
+	lost     int // ErrScopeLost and ErrScopeEnded answers
+	released int // ErrScopeEnded answers
+	unknown  int // ErrNoScopeRecord answers
 	failed  []*NodeError
 }
 
@@ -281,6 +284,10 @@ func (s scopeCall) round(ctx context.Context, targets []int, what string, arg in
 		case len(v) == 2 && v[0] == 3:
 			t.lost++
 			t.failed = append(t.failed, c.nodeError(reply{node: r.node, err: ErrScopeLost}))
+		case len(v) == 2 && v[0] == 5:
+			t.lost++
+			t.released++
+			t.failed = append(t.failed, c.nodeError(reply{node: r.node, err: ErrScopeEnded}))
 		case len(v) == 2 && v[0] == 4:
 			t.unknown++
 			t.failed = append(t.failed, c.nodeError(reply{node: r.node, err: ErrNoScopeRecord}))
@@ -323,6 +330,9 @@ func (s scopeCall) acquire(ctx context.Context, first bool) (ScopeGrant, error) 
 		return ScopeGrant{}, errors.Join(ErrNotAcquired, err)
 	case len(t.held) < c.quorum:
 		na := c.notAcquired(s.resource, len(t.held), t.failed, false)
+		if s.gone(t, !first) && t.released > 0 {
+			return ScopeGrant{}, errors.Join(ErrLost, ErrScopeEnded, na)
+		}
 		if s.gone(t, !first) {
 			return ScopeGrant{}, errors.Join(ErrLost, na)
 		}
@@ -372,6 +382,9 @@ func (s scopeCall) keep(ctx context.Context, started bool) (ScopeKept, error) {
 	}
 	qe := &QuorumError{Op: opKeepScope, Resource: s.resource, Quorum: c.quorum, Confirmed: len(t.held), Nodes: t.failed}
 	switch {
+	case t.released > 0:
+		// Only the scope's own release writes that record: it is over.
+		return ScopeKept{}, errors.Join(ErrScopeEnded, qe)
 	case !started && t.lost == 0 && len(t.held) == 0:
 		return ScopeKept{}, errors.Join(ErrScopeNotStarted, qe)
 	case s.gone(t, started || t.lost > 0):

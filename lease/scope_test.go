@@ -142,9 +142,12 @@ func TestReleasedScopeStaysReleased(t *testing.T) {
 		if first {
 			opts = append(opts, lease.ScopeFirst())
 		}
-		if _, err := c.AcquireScope(ctx, "job", owner, opts...); !errors.Is(err, lease.ErrLost) {
-			t.Fatalf("late attempt (first=%v) after the release: %v, want ErrLost", first, err)
+		if _, err := c.AcquireScope(ctx, "job", owner, opts...); !errors.Is(err, lease.ErrLost) || !errors.Is(err, lease.ErrScopeEnded) {
+			t.Fatalf("late attempt (first=%v) after the release: %v, want ErrLost and ErrScopeEnded", first, err)
 		}
+	}
+	if _, err := c.KeepScope(ctx, "job", owner, 300*time.Millisecond, true); !errors.Is(err, lease.ErrScopeEnded) || errors.Is(err, lease.ErrLost) {
+		t.Fatalf("keep after the release: %v, want ErrScopeEnded (not a loss)", err)
 	}
 	later := scopeOwner(t, "h", 30)
 	if _, err := c.AcquireScope(ctx, "job", later, lease.ScopeFirst()); err != nil {

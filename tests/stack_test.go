@@ -19,6 +19,7 @@ import (
 	"github.com/redlease/redlease/internal/childproc"
 	"github.com/redlease/redlease/internal/devstack"
 	"github.com/redlease/redlease/lease/leasetest"
+	"github.com/redlease/redlease/samples/exclusivejob"
 	"github.com/redlease/redlease/samples/fencedstore"
 	"github.com/redlease/redlease/workflows"
 	"go.temporal.io/sdk/worker"
@@ -157,6 +158,18 @@ func (w *workerProc) kill() {
 
 func (w *workerProc) signal(sig syscall.Signal) error { return w.cmd.Process.Signal(sig) }
 
+// waitPolling waits until the task queue lists this worker (the SDK's
+// default identity starts with the process id) among its activity
+// pollers.
+func (w *workerProc) waitPolling(t *testing.T, s *stack) {
+	t.Helper()
+	identity := fmt.Sprintf(`"%d@`, w.cmd.Process.Pid)
+	waitFor(t, 30*time.Second, "the worker polls the task queue", func() bool {
+		out, err := s.temporalErr("task-queue", "describe", "--task-queue", s.queue, "--task-queue-type", "activity", "-o", "json")
+		return err == nil && strings.Contains(string(out), identity)
+	})
+}
+
 // temporal runs the CLI against the stack's server and returns stdout.
 func (s *stack) temporal(args ...string) []byte {
 	s.t.Helper()
@@ -180,13 +193,16 @@ func (s *stack) temporalErr(args ...string) ([]byte, error) {
 }
 
 // startJob starts an ExclusiveJob workflow through the CLI.
-func (s *stack) startJob(id string, req any) {
+func (s *stack) startJob(id string, req any) { s.startWorkflow(workflows.ExclusiveJobName, id, req) }
+
+// startWorkflow starts a workflow of type typ through the CLI.
+func (s *stack) startWorkflow(typ, id string, req any) {
 	s.t.Helper()
 	input, err := json.Marshal(req)
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	s.temporal("workflow", "start", "--type", "redlease.ExclusiveJob", "--task-queue", s.queue,
+	s.temporal("workflow", "start", "--type", typ, "--task-queue", s.queue,
 		"--workflow-id", id, "--input", string(input), "-o", "json")
 }
 
@@ -310,6 +326,7 @@ func (s *stack) replay(id string) {
 	}
 	replayer := worker.NewWorkflowReplayer()
 	workflows.Register(replayer)
+	exclusivejob.RegisterWorkflows(replayer)
 	if err := replayer.ReplayWorkflowHistoryFromJSONFile(nil, path); err != nil {
 		s.t.Fatalf("replay of %s: %v", id, err)
 	}

@@ -90,7 +90,7 @@ var options = []option{
 		apply: func(c *Config, v string) (err error) { c.NodeTimeout, err = positiveDuration(v); return err }},
 	{flag: "store-redis", arg: "url", env: "REDLEASE_STORE_URL",
 		usage: "optional: redis:// or rediss:// URL of the sample fenced store; when set, the sample\n" +
-			"activity exclusivejob.FencedSteps is registered too",
+			"activity exclusivejob.FencedSteps and workflow exclusivejob.StagedJob are registered too",
 		apply: func(c *Config, v string) (err error) {
 			if v == "" {
 				c.StoreRedis = nil

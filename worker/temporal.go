@@ -80,6 +80,7 @@ func newTemporalWorker(c client.Client, cfg Config, leases *activities.Activitie
 	workflows.Register(w)
 	if sample != nil {
 		sample.Register(w)
+		exclusivejob.RegisterWorkflows(w)
 	}
 	return w
 }

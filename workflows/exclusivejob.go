@@ -28,7 +28,9 @@ type JobRequest struct {
 func ExclusiveJob(ctx workflow.Context, req JobRequest) (any, error) {
 	var result any
 	err := WithLease(ctx, req.Resource, req.Lease, func(ctx workflow.Context, lease activities.LeaseInfo) error {
-		return workflow.ExecuteActivity(ctx, req.Activity, lease, req.Input).Get(ctx, &result)
+		// The job's only section is its last: it releases the lease itself,
+		// and the next job starts without waiting for this workflow.
+		return workflow.ExecuteActivity(ctx, req.Activity, lease.AsLast(), req.Input).Get(ctx, &result)
 	})
 	return result, err
 }

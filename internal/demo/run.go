@@ -41,11 +41,11 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 			Resource: resource,
 			Activity: exclusivejob.StepsName,
 			Input:    exclusivejob.StepsInput{Steps: o.steps, StepDuration: o.step},
-			// The TTL also covers the gap between the acquire activity and
-			// the critical section: a workflow task, and after the crash the
-			// sticky queue's timeout (1 s in the worker binary). The takeover after the crash does
-			// not wait for it: it comes after the 2 s heartbeat timeout.
-			Lease: workflows.LeaseOptions{TTL: 15 * time.Second, HeartbeatTimeout: 2 * time.Second},
+			// The scope's keeper extends the lease between activities, so
+			// the TTL only has to outlast the heartbeat timeout plus the
+			// extension interval (the timing rule: 6 s > 2 s + 1 s). The
+			// takeover after the crash comes after the 2 s heartbeat timeout.
+			Lease: workflows.LeaseOptions{TTL: 6 * time.Second, HeartbeatTimeout: 2 * time.Second},
 		}
 		if _, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: ids[i], TaskQueue: taskQueue}, workflows.ExclusiveJobName, req); err != nil {
 			return fmt.Errorf("start %s: %w", ids[i], err)
@@ -115,8 +115,7 @@ func crashMidSection(ctx context.Context, o options, s *stack, store *fencedstor
 		if err != nil {
 			return crash{}, err
 		}
-		// Two thirds in: long enough for a heartbeat with progress to pass
-		// the SDK's throttle (80% of the heartbeat timeout).
+		// Two thirds in.
 		if n := len(entries); n >= o.steps*2/3 {
 			first := entries[0].Holder
 			desc, err := s.temporal.Client().DescribeWorkflowExecution(ctx, first, "")
@@ -124,6 +123,9 @@ func crashMidSection(ctx context.Context, o options, s *stack, store *fencedstor
 				return crash{}, err
 			}
 			for _, pa := range desc.GetPendingActivities() {
+				if pa.GetActivityType().GetName() != exclusivejob.StepsName {
+					continue // the scope's keeper
+				}
 				pid, _ := strconv.Atoi(strings.SplitN(pa.GetLastWorkerIdentity(), "@", 2)[0])
 				if w := s.byPID(pid); w != nil {
 					last := entries[n-1]

@@ -52,7 +52,7 @@ func printSummary(out io.Writer, start time.Time, entries []fencedstore.Entry, c
 	if r, ok := results[c.workflow]; ok {
 		fmt.Fprintf(out, "Temporal retried the activity (attempt %d) on the other worker; it took the lease over\n"+
 			"with token %d > %d\n"+
-			"and resumed at step %d, the last one its predecessor heartbeated.\n"+
+			"and resumed at step %d, after the last step its predecessor saved (at most one step is done twice).\n"+
 			"Writes with token %d would now be refused by the store: the dead attempt is fenced out.\n",
 			r.Attempt, r.Token, c.token, r.ResumedAt, c.token)
 	}

@@ -43,6 +43,8 @@
 -- Returns {4, 0} (resume, keep) when this node has no record of the scope
 --   and not its lock: it never held the lock here, or the node lost its
 --   data: nothing changed.
+-- Returns {5, 0} when the scope was released here (ReleaseScope at or
+--   after its epoch): the scope is over; nothing changed.
 -- Returns {2, ms} when the node is guarded for ms more (see guard.lua).
 local MAX_FENCE = 9007199254740991 -- 2^53 - 1
 
@@ -69,7 +71,7 @@ if record ~= false then
   local head, tail = string.match(record, '^([^|]*)|(.*)$')
   if head == 'released' then
     if tail >= ARGV[4] then
-      return {3, 0}
+      return {5, 0}
     end
   elseif tail == owner then
     counted, recorded = tonumber(head), tail

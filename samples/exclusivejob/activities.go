@@ -1,7 +1,8 @@
 // Package exclusivejob is the sample of a long-running job that must never
 // run twice at once: many heartbeating steps, each a fenced write, run
-// under a lease by the ExclusiveJob workflow. A retried attempt resumes at
-// the step after the last one it heartbeated.
+// under a lease by the ExclusiveJob workflow, or in stages with pauses
+// between them by StagedJob. A retried attempt resumes after the last step
+// it saved.
 package exclusivejob
 
 import (
@@ -24,6 +25,13 @@ const StepsName = "exclusivejob.FencedSteps"
 type StepsInput struct {
 	Steps        int
 	StepDuration time.Duration
+	// FirstStep numbers the steps in the store's log from FirstStep on
+	// (a stage of a StagedJob starts where the previous one ended).
+	FirstStep int
+	// FailAttempts makes the first FailAttempts attempts fail (retryably)
+	// once their steps are done, as a flaky last step would: the retries
+	// resume at the end and wait out the retry policy's backoff.
+	FailAttempts int32
 }
 
 // StepsResult reports what the finishing attempt did.
@@ -55,9 +63,9 @@ func (a *Activities) Register(r worker.ActivityRegistry) {
 // FencedSteps runs the job's steps under the lease, writing one entry per
 // step to the fenced store with this attempt's token.
 func (a *Activities) FencedSteps(ctx context.Context, l activities.LeaseInfo, in StepsInput) (StepsResult, error) {
-	if in.Steps <= 0 || in.StepDuration < 0 {
+	if in.Steps <= 0 || in.StepDuration < 0 || in.FirstStep < 0 || in.FailAttempts < 0 {
 		return StepsResult{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("bad job %+v: Steps must be positive, StepDuration not negative", in), "BadJob", nil)
+			fmt.Sprintf("bad job %+v: Steps must be positive, StepDuration, FirstStep and FailAttempts not negative", in), "BadJob", nil)
 	}
 	info := activity.GetInfo(ctx)
 	return activities.Run(ctx, a.Leases, l, func(ctx context.Context, s *activities.Section) (StepsResult, error) {
@@ -72,7 +80,7 @@ func (a *Activities) FencedSteps(ctx context.Context, l activities.LeaseInfo, in
 				return StepsResult{}, ctx.Err()
 			case <-time.After(in.StepDuration):
 			}
-			entry := fencedstore.Entry{Holder: info.WorkflowExecution.ID, Step: step, Note: fmt.Sprintf("attempt %d", info.Attempt)}
+			entry := fencedstore.Entry{Holder: info.WorkflowExecution.ID, Step: in.FirstStep + step, Note: fmt.Sprintf("attempt %d", info.Attempt)}
 			if err := a.Store.Write(ctx, s.Token(), entry); err != nil {
 				if errors.Is(err, fencedstore.ErrStaleToken) {
 					return StepsResult{}, temporal.NewNonRetryableApplicationError("fenced out: "+err.Error(), "FencedOut", err)
@@ -84,6 +92,9 @@ func (a *Activities) FencedSteps(ctx context.Context, l activities.LeaseInfo, in
 			if err := s.Progress(Progress{Done: step + 1, Token: s.Token()}); err != nil {
 				return StepsResult{}, err
 			}
+		}
+		if info.Attempt <= in.FailAttempts {
+			return StepsResult{}, fmt.Errorf("flaky: attempt %d of %d that fail", info.Attempt, in.FailAttempts)
 		}
 		return StepsResult{Steps: in.Steps, Token: s.Token(), ResumedAt: start, Attempt: info.Attempt, WorkflowID: info.WorkflowExecution.ID}, nil
 	})
