@@ -87,7 +87,7 @@ type Waiting struct {
 // started scope is only continued, and a failure without proof of loss is
 // returned as a retryable error.
 func acquireHeartbeating(ctx context.Context, client *lease.Client, info LeaseInfo, wait time.Duration, beat func(Waiting)) (lease.ScopeGrant, error) {
-	opts := []lease.ScopeOption{lease.ScopeTTL(info.TTL)}
+	opts := []lease.ScopeOption{lease.ScopeTTL(info.TTL), lease.ScopeAttempt(attemptEpoch(ctx))}
 	if !info.Started() {
 		opts = append(opts, lease.ScopeFirst())
 	}
@@ -111,6 +111,8 @@ func acquireHeartbeating(ctx context.Context, client *lease.Client, info LeaseIn
 			return grant, nil
 		case ctx.Err() != nil:
 			return grant, ctx.Err()
+		case errors.Is(err, lease.ErrSuperseded):
+			return grant, leaseLost(fmt.Sprintf("lease %q: a later attempt of this scope took a token; this attempt was delivered late", info.Resource), err)
 		case errors.Is(err, lease.ErrLost):
 			return grant, leaseLost(fmt.Sprintf("lease %q: another holder held the resource since this scope acquired it, or the scope was released", info.Resource), err)
 		case !errors.As(err, &notAcquired), info.Started():

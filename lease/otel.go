@@ -22,6 +22,11 @@ const (
 	SpanAcquire = "redlease.acquire"
 	SpanExtend  = "redlease.extend"
 	SpanRelease = "redlease.release"
+	// Scope leases (scope.go); ReleaseScope records a SpanRelease.
+	SpanAcquireScope = "redlease.scope.acquire"
+	SpanKeepScope    = "redlease.scope.keep"
+	SpanSaveProgress = "redlease.scope.save_progress"
+	SpanLoadProgress = "redlease.scope.load_progress"
 	// EventNode is a span event per node that did not succeed in a round.
 	EventNode = "redlease.node"
 
@@ -72,6 +77,11 @@ const (
 	OutcomeReleased    = "released"
 	OutcomeNotReleased = "not_released"
 	OutcomeDetached    = "detached"
+	OutcomeScopeEnded  = "scope_ended" // a scope operation found the scope released
+	OutcomeNotStarted  = "not_started" // a keep found no node that knows the scope yet
+	OutcomeSaved       = "saved"
+	OutcomeNotSaved    = "not_saved"
+	OutcomeLoaded      = "loaded"
 )
 
 // WithTracerProvider sets where spans go. Default: otel.GetTracerProvider()
@@ -166,7 +176,8 @@ func newObserver(cfg config, nodes, quorum int) (*observer, error) {
 var outcomeSets = func() map[string]metric.MeasurementOption {
 	m := make(map[string]metric.MeasurementOption)
 	for _, o := range []string{OutcomeAcquired, OutcomeNotAcquired, OutcomeCancelled, OutcomeInvalid, OutcomeClosed,
-		OutcomeExtended, OutcomeNotExtended, OutcomeLost, OutcomeReleased, OutcomeNotReleased, OutcomeDetached} {
+		OutcomeExtended, OutcomeNotExtended, OutcomeLost, OutcomeReleased, OutcomeNotReleased, OutcomeDetached,
+		OutcomeScopeEnded, OutcomeNotStarted, OutcomeSaved, OutcomeNotSaved, OutcomeLoaded} {
 		m[o] = metric.WithAttributeSet(attribute.NewSet(AttrOutcome.String(o)))
 	}
 	return m

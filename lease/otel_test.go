@@ -124,3 +124,74 @@ func attrs(s sdktrace.ReadOnlySpan) map[attribute.Key]string {
 	}
 	return m
 }
+
+// Scope operations have spans of their own, with the outcome, the token
+// of an acquisition, and no owner value; a scope found lost counts as lost.
+func TestSpansOfAScope(t *testing.T) {
+	spans := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()); _ = mp.Shutdown(context.Background()) })
+	c, cluster := newClient(t, 3, lease.WithTracerProvider(tp), lease.WithMeterProvider(mp))
+	ctx := context.Background()
+	owner := scopeOwner(t, "h", 1)
+	g, err := c.AcquireScope(ctx, "traced", owner, lease.ScopeFirst())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.KeepScope(ctx, "traced", owner, time.Second, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SaveProgress(ctx, "traced", owner, g.Token, "s", 1, []byte("1")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.LoadProgress(ctx, "traced", "h", "s"); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range cluster.Nodes { // another holder takes the resource
+		if err := n.Client.Del(ctx, lockKey("traced")).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustAcquire(t, c, "traced")
+	if _, err := c.AcquireScope(ctx, "traced", owner); !errors.Is(err, lease.ErrLost) {
+		t.Fatalf("scope after another holder: %v", err)
+	}
+	got := map[string][]map[attribute.Key]string{}
+	for _, s := range spans.Ended() {
+		a := attrs(s)
+		for _, v := range a {
+			if strings.Contains(v, owner) {
+				t.Fatalf("span %s carries the scope's owner value", s.Name())
+			}
+		}
+		got[s.Name()] = append(got[s.Name()], a)
+	}
+	acq := got[lease.SpanAcquireScope]
+	if len(acq) != 2 || acq[0][lease.AttrOutcome] != lease.OutcomeAcquired || acq[0][lease.AttrToken] == "" || acq[1][lease.AttrOutcome] != lease.OutcomeLost {
+		t.Fatalf("scope acquire spans %v", acq)
+	}
+	for name, outcome := range map[string]string{lease.SpanKeepScope: lease.OutcomeExtended, lease.SpanSaveProgress: lease.OutcomeSaved, lease.SpanLoadProgress: lease.OutcomeLoaded} {
+		if len(got[name]) != 1 || got[name][0][lease.AttrOutcome] != outcome {
+			t.Errorf("%s spans %v, want one with outcome %s", name, got[name], outcome)
+		}
+	}
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(ctx, &rm); err != nil {
+		t.Fatal(err)
+	}
+	lost := int64(0)
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if d, ok := m.Data.(metricdata.Sum[int64]); ok && m.Name == lease.MetricLost {
+				for _, p := range d.DataPoints {
+					lost += p.Value
+				}
+			}
+		}
+	}
+	if lost != 1 {
+		t.Fatalf("%s = %d, want 1", lease.MetricLost, lost)
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
 )
 
 // A scope lease holds a resource for a whole scope of work — a Temporal
@@ -80,9 +82,10 @@ func parseScopeOwner(owner string) (holder string, epoch Epoch, err error) {
 type ScopeOption func(*scopeConfig) error
 
 type scopeConfig struct {
-	ttl   time.Duration
-	wait  time.Duration
-	first bool
+	ttl     time.Duration
+	wait    time.Duration
+	first   bool
+	attempt Epoch
 }
 
 // ScopeTTL sets the lock's time to live. Default: the Client's TTL.
@@ -108,6 +111,22 @@ func ScopeWait(d time.Duration) ScopeOption {
 // continuous there). Default: off.
 func ScopeFirst() ScopeOption {
 	return func(c *scopeConfig) error { c.first = true; return nil }
+}
+
+// ScopeAttempt orders the attempts that act for one scope (for Temporal:
+// the activity's scheduled time, then its attempt number): once an attempt
+// took a token on a node, an earlier one (delivered late, to a worker that
+// was frozen, say) is refused there with ErrSuperseded, which is final.
+// Default: the empty epoch, the earliest — so once any attempt of a scope
+// used an epoch, acquisitions without one are refused.
+func ScopeAttempt(epoch Epoch) ScopeOption {
+	return func(c *scopeConfig) error {
+		if strings.ContainsAny(string(epoch), "#|") {
+			return invalid("attempt epoch", "%q contains '#' or '|'", epoch)
+		}
+		c.attempt = epoch
+		return nil
+	}
 }
 
 // ScopeGrant is the outcome of a scope acquisition.
@@ -145,9 +164,26 @@ func (k ScopeKept) Remaining() time.Duration { return k.validUntil.until(k.clock
 //
 // Errors: a *NotAcquiredError (ErrNotAcquired) when no quorum granted —
 // retryable unless it also matches ErrLost, which says the scope lost more
-// than N − quorum nodes for good (another holder held the resource since,
-// or the scope was released); an *InvalidInputError for bad input.
-func (c *Client) AcquireScope(ctx context.Context, resource, owner string, opts ...ScopeOption) (ScopeGrant, error) {
+// than N − quorum nodes for good (another holder held the resource since;
+// or it was released: ErrScopeEnded too), or that a later attempt took a
+// token (ErrSuperseded too, see ScopeAttempt); an *InvalidInputError for
+// bad input.
+func (c *Client) AcquireScope(ctx context.Context, resource, owner string, opts ...ScopeOption) (g ScopeGrant, err error) {
+	start := time.Now()
+	ctx, span := c.obs.start(ctx, SpanAcquireScope, resource)
+	defer func() {
+		outcome := scopeOutcome(ctx, err, OutcomeAcquired, OutcomeNotAcquired)
+		c.obs.acquired(ctx, start, outcome)
+		var attrs []attribute.KeyValue
+		if err == nil {
+			attrs = append(attrs, AttrToken.Int64(g.Token))
+		}
+		c.obs.scopeDone(ctx, span, outcome, err, attrs...)
+	}()
+	return c.acquireScope(ctx, resource, owner, opts)
+}
+
+func (c *Client) acquireScope(ctx context.Context, resource, owner string, opts []ScopeOption) (ScopeGrant, error) {
 	sc := scopeConfig{ttl: c.cfg.ttl}
 	if err := checkResource(resource); err != nil {
 		return ScopeGrant{}, err
@@ -167,7 +203,7 @@ func (c *Client) AcquireScope(ctx context.Context, resource, owner string, opts 
 	if err := c.cfg.checkTTL("lease ttl", sc.ttl); err != nil {
 		return ScopeGrant{}, err
 	}
-	s := scopeCall{c: c, resource: resource, owner: owner, holder: holder, epoch: epoch, ttl: sc.ttl}
+	s := scopeCall{c: c, resource: resource, owner: owner, holder: holder, epoch: epoch, ttl: sc.ttl, attempt: sc.attempt}
 	var grant ScopeGrant
 	try := func() (err error) {
 		grant, err = s.acquire(ctx, sc.first)
@@ -191,7 +227,17 @@ func (c *Client) AcquireScope(ctx context.Context, resource, owner string, opts 
 // lost); ErrScopeNotStarted when
 // !started and no node knows the scope; else a *QuorumError
 // (ErrNotExtended) when fewer than a quorum kept it (retryable).
-func (c *Client) KeepScope(ctx context.Context, resource, owner string, ttl time.Duration, started bool) (ScopeKept, error) {
+func (c *Client) KeepScope(ctx context.Context, resource, owner string, ttl time.Duration, started bool) (k ScopeKept, err error) {
+	ctx, span := c.obs.start(ctx, SpanKeepScope, resource)
+	defer func() {
+		outcome := scopeOutcome(ctx, err, OutcomeExtended, OutcomeNotExtended)
+		c.obs.extended(ctx, outcome)
+		c.obs.scopeDone(ctx, span, outcome, err)
+	}()
+	return c.keepScope(ctx, resource, owner, ttl, started)
+}
+
+func (c *Client) keepScope(ctx context.Context, resource, owner string, ttl time.Duration, started bool) (ScopeKept, error) {
 	if err := checkResource(resource); err != nil {
 		return ScopeKept{}, err
 	}
@@ -231,18 +277,19 @@ func (c *Client) ReleaseScope(ctx context.Context, resource, holder string, epoc
 type scopeCall struct {
 	c                       *Client
 	resource, owner, holder string
-	epoch                   Epoch
+	epoch, attempt          Epoch
 	ttl                     time.Duration
 }
 
 // scopeTally sorts the nodes' answers to a scope round.
 type scopeTally struct {
-	held    []int   // nodes where the scope holds the lock now
-	fences  []int64 // by node: the counter each held node returned
-	lost     int // ErrScopeLost and ErrScopeEnded answers
-	released int // ErrScopeEnded answers
-	unknown  int // ErrNoScopeRecord answers
-	failed  []*NodeError
+	held       []int   // nodes where the scope holds the lock now
+	fences     []int64 // by node: the counter each held node returned
+	lost       int     // ErrScopeLost and ErrScopeEnded answers
+	released   int     // ErrScopeEnded answers
+	unknown    int     // ErrNoScopeRecord answers
+	superseded int     // ErrSuperseded answers
+	failed     []*NodeError
 }
 
 func (s scopeCall) op(what string, arg int64) *op {
@@ -253,7 +300,7 @@ func (s scopeCall) op(what string, arg int64) *op {
 		script: scopeScript,
 		keys:   []string{k.lock, k.fence, nodeKey, record},
 		args: []any{s.owner, s.ttl.Milliseconds(), holderPrefix(s.holder), string(s.epoch), what, arg,
-			g[0], g[1], g[2], s.c.cfg.scopeMemory.Milliseconds()},
+			g[0], g[1], g[2], s.c.cfg.scopeMemory.Milliseconds(), string(s.attempt)},
 		decode: decodeInt64Slice,
 	}
 }
@@ -274,6 +321,7 @@ func (s scopeCall) round(ctx context.Context, targets []int, what string, arg in
 		case len(v) == 2 && v[0] == 2:
 			ne := c.nodeError(reply{node: r.node, err: ErrNodeGuarded})
 			ne.GuardedUntil = time.Now().Add(time.Duration(v[1]) * time.Millisecond)
+			c.obs.guarded(ctx, r.node, time.Duration(v[1])*time.Millisecond)
 			t.failed = append(t.failed, ne)
 		case len(v) == 2 && v[0] == 0:
 			ne := c.nodeError(reply{node: r.node, err: ErrTaken})
@@ -288,6 +336,9 @@ func (s scopeCall) round(ctx context.Context, targets []int, what string, arg in
 			t.lost++
 			t.released++
 			t.failed = append(t.failed, c.nodeError(reply{node: r.node, err: ErrScopeEnded}))
+		case len(v) == 2 && v[0] == 6:
+			t.superseded++
+			t.failed = append(t.failed, c.nodeError(reply{node: r.node, err: ErrSuperseded}))
 		case len(v) == 2 && v[0] == 4:
 			t.unknown++
 			t.failed = append(t.failed, c.nodeError(reply{node: r.node, err: ErrNoScopeRecord}))
@@ -330,6 +381,10 @@ func (s scopeCall) acquire(ctx context.Context, first bool) (ScopeGrant, error) 
 		return ScopeGrant{}, errors.Join(ErrNotAcquired, err)
 	case len(t.held) < c.quorum:
 		na := c.notAcquired(s.resource, len(t.held), t.failed, false)
+		if t.superseded > 0 {
+			// A later attempt took a token: this one is stale for good.
+			return ScopeGrant{}, errors.Join(ErrSuperseded, ErrLost, na)
+		}
 		if s.gone(t, !first) && t.released > 0 {
 			return ScopeGrant{}, errors.Join(ErrLost, ErrScopeEnded, na)
 		}

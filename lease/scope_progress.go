@@ -23,7 +23,15 @@ import (
 // than N − quorum nodes refused — this attempt is fenced out; a
 // *QuorumError (ErrProgressNotSaved) when fewer than a quorum answered
 // (retryable: the save may have been stored on some nodes).
-func (c *Client) SaveProgress(ctx context.Context, resource, owner string, token int64, field string, seq uint64, data []byte) error {
+func (c *Client) SaveProgress(ctx context.Context, resource, owner string, token int64, field string, seq uint64, data []byte) (err error) {
+	ctx, span := c.obs.start(ctx, SpanSaveProgress, resource)
+	defer func() {
+		c.obs.scopeDone(ctx, span, scopeOutcome(ctx, err, OutcomeSaved, OutcomeNotSaved), err, AttrToken.Int64(token))
+	}()
+	return c.saveProgress(ctx, resource, owner, token, field, seq, data)
+}
+
+func (c *Client) saveProgress(ctx context.Context, resource, owner string, token int64, field string, seq uint64, data []byte) error {
 	if err := checkResource(resource); err != nil {
 		return err
 	}
@@ -79,6 +87,14 @@ func (c *Client) SaveProgress(ctx context.Context, resource, owner string, token
 // stored, or a later one. Errors: a *QuorumError with Op "load progress"
 // when fewer than a quorum of nodes answered.
 func (c *Client) LoadProgress(ctx context.Context, resource, holder, field string) (data []byte, found bool, err error) {
+	ctx, span := c.obs.start(ctx, SpanLoadProgress, resource)
+	defer func() {
+		c.obs.scopeDone(ctx, span, scopeOutcome(ctx, err, OutcomeLoaded, OutcomeNotExtended), err)
+	}()
+	return c.loadProgress(ctx, resource, holder, field)
+}
+
+func (c *Client) loadProgress(ctx context.Context, resource, holder, field string) (data []byte, found bool, err error) {
 	if err := checkResource(resource); err != nil {
 		return nil, false, err
 	}

@@ -228,3 +228,33 @@ func TestScopeRejectsBadInput(t *testing.T) {
 		t.Fatalf("bad input wrote %d keys", n)
 	}
 }
+
+// An attempt delivered late — after a later attempt of the same scope took
+// a token — is refused for good (ErrSuperseded), and does not fence out
+// the later attempt.
+func TestLateAttemptNeverSupersedesALaterOne(t *testing.T) {
+	ctx := context.Background()
+	c, _ := newClient(t, 5)
+	owner := scopeOwner(t, "h", 1)
+	if _, err := c.AcquireScope(ctx, "job", owner, lease.ScopeFirst(), lease.ScopeAttempt(lease.NewEpoch(10, 1))); err != nil {
+		t.Fatal(err)
+	}
+	third, err := c.AcquireScope(ctx, "job", owner, lease.ScopeAttempt(lease.NewEpoch(10, 3)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.AcquireScope(ctx, "job", owner, lease.ScopeAttempt(lease.NewEpoch(10, 2)))
+	if !errors.Is(err, lease.ErrSuperseded) || !errors.Is(err, lease.ErrLost) {
+		t.Fatalf("late attempt 2: %v, want ErrSuperseded", err)
+	}
+	if err := c.SaveProgress(ctx, "job", owner, third.Token, "s", 1, []byte("1")); err != nil {
+		t.Fatalf("attempt 3 was disturbed by the late attempt: %v", err)
+	}
+	kept, err := c.KeepScope(ctx, "job", owner, time.Second, true)
+	if err != nil || kept.Fence != third.Token {
+		t.Fatalf("keep: fence %d, %v; want attempt 3's token %d", kept.Fence, err, third.Token)
+	}
+	if _, err := c.AcquireScope(ctx, "job", owner, lease.ScopeAttempt(lease.NewEpoch(11, 1))); err != nil {
+		t.Fatalf("a later section: %v", err)
+	}
+}

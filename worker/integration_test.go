@@ -132,7 +132,7 @@ func testInProcess(t *testing.T, tc client.Client, cluster *leasetest.Cluster, b
 	}
 	acquires := 0
 	for _, s := range stubs {
-		if s.Name != lease.SpanAcquire {
+		if s.Name != lease.SpanAcquireScope {
 			continue
 		}
 		acquires++
@@ -150,9 +150,9 @@ func testInProcess(t *testing.T, tc client.Client, cluster *leasetest.Cluster, b
 			t.Logf("%s under %s", s.Name, parent.Name)
 		}
 	}
-	// AcquireLease acquires, then FencedSteps takes the lease over.
+	// AcquireLease acquires, then FencedSteps takes a fresh token for the scope.
 	if acquires < 2 {
-		t.Errorf("%d %s spans, want at least 2 (AcquireLease, then the section's takeover); spans: %v", acquires, lease.SpanAcquire, spanNames(stubs))
+		t.Errorf("%d %s spans, want at least 2 (AcquireLease, then the section); spans: %v", acquires, lease.SpanAcquireScope, spanNames(stubs))
 	}
 }
 
@@ -282,7 +282,7 @@ func testBinary(t *testing.T, tc client.Client, cluster *leasetest.Cluster, base
 		t.Errorf("no shutdown line on stderr:\n%s", stderr.String())
 	}
 	out := stdout.String()
-	for _, want := range []string{`"Name":"` + lease.SpanAcquire + `"`, `"Name":"RunActivity:` + exclusivejob.StepsName + `"`, `"Value":"worker-under-test"`} {
+	for _, want := range []string{`"Name":"` + lease.SpanAcquireScope + `"`, `"Name":"RunActivity:` + exclusivejob.StepsName + `"`, `"Value":"worker-under-test"`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("stdout spans lack %s", want)
 		}

@@ -14,11 +14,16 @@
 -- ARGV[6]  fence floor in microseconds (first, resume); the token (raise)
 -- ARGV[7]  ARGV[8] ARGV[9]: the restart guard, as in acquire.lua
 -- ARGV[10] how long the record outlives the last touch, in milliseconds
+-- ARGV[11] the caller's attempt epoch (first, resume): orders the attempts
+--          acting for the scope; "" for keep and raise
 --
 -- The record says what this node knows of the holder's scope:
---   "<counter>|<owner>"  the scope <owner> holds the lock here, and
---                        <counter> is the fence counter it last set;
---   "released|<epoch>"   the holder released here at <epoch>: scopes from
+--   "<counter>|<attempt>|<owner>"  the scope <owner> holds the lock here,
+--                        <counter> is the fence counter it last set, and
+--                        <attempt> the latest attempt epoch that took a
+--                        token: an earlier attempt (delivered late) never
+--                        takes one again;
+--   "released||<epoch>"  the holder released here at <epoch>: scopes from
 --                        that epoch or earlier are over.
 -- Every token handed out here advances the counter, so a counter that
 -- still equals the record's means nobody else was granted the lock here
@@ -43,6 +48,8 @@
 -- Returns {4, 0} (resume, keep) when this node has no record of the scope
 --   and not its lock: it never held the lock here, or the node lost its
 --   data: nothing changed.
+-- Returns {6, 0} (first, resume) when a later attempt of the scope took a
+--   token here: the caller is stale; nothing changed.
 -- Returns {5, 0} when the scope was released here (ReleaseScope at or
 --   after its epoch): the scope is over; nothing changed.
 -- Returns {2, ms} when the node is guarded for ms more (see guard.lua).
@@ -66,15 +73,18 @@ local function epoch_of(value)
 end
 
 local record = redis.call('GET', KEYS[4])
-local counted, recorded = nil, nil
+local counted, recorded, attempt = nil, nil, ''
 if record ~= false then
-  local head, tail = string.match(record, '^([^|]*)|(.*)$')
+  local head, mid, tail = string.match(record, '^([^|]*)|([^|]*)|(.*)$')
   if head == 'released' then
     if tail >= ARGV[4] then
       return {5, 0}
     end
   elseif tail == owner then
-    counted, recorded = tonumber(head), tail
+    counted, recorded, attempt = tonumber(head), tail, mid
+    if (op == 'first' or op == 'resume') and ARGV[11] < attempt then
+      return {6, 0}
+    end
   else
     local e = epoch_of(tail or '')
     if e ~= nil and e > ARGV[4] then
@@ -132,5 +142,8 @@ else
   redis.call('SET', KEYS[2], string.format('%.0f', fence))
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
-redis.call('SET', KEYS[4], string.format('%.0f|', fence) .. owner, 'PX', ARGV[10])
+if (op == 'first' or op == 'resume') and ARGV[11] > attempt then
+  attempt = ARGV[11]
+end
+redis.call('SET', KEYS[4], string.format('%.0f|', fence) .. attempt .. '|' .. owner, 'PX', ARGV[10])
 return {1, fence}

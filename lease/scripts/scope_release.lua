@@ -8,7 +8,7 @@
 -- ARGV[1..7] as release.lua (by holder: ARGV[1] empty; ARGV[7] the epoch)
 -- ARGV[8]  how long the record outlives the release, in milliseconds
 --
--- Then the record becomes "released|<epoch>", so that no scope of this
+-- Then the record becomes "released||<epoch>", so that no scope of this
 -- holder from that epoch or earlier takes the lock again (scope.lua), and
 -- the scope's saved progress is deleted — unless the record belongs to a
 -- later scope of the holder (a release delivered late), which is left
@@ -16,7 +16,7 @@
 local released = release_lock()
 local record = redis.call('GET', KEYS[2])
 if record ~= false then
-  local head, tail = string.match(record, '^([^|]*)|(.*)$')
+  local head, _, tail = string.match(record, '^([^|]*)|([^|]*)|(.*)$')
   local later
   if head == 'released' then
     later = tail
@@ -27,6 +27,6 @@ if record ~= false then
     return released
   end
 end
-redis.call('SET', KEYS[2], 'released|' .. ARGV[7], 'PX', ARGV[8])
+redis.call('SET', KEYS[2], 'released||' .. ARGV[7], 'PX', ARGV[8])
 redis.call('DEL', KEYS[3])
 return released
