@@ -3,6 +3,7 @@ package lease
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -117,6 +118,8 @@ func ScopeFirst() ScopeOption {
 // the activity's scheduled time, then its attempt number): once an attempt
 // took a token on a node, an earlier one (delivered late, to a worker that
 // was frozen, say) is refused there with ErrSuperseded, which is final.
+// Attempts that may run at the same time must have distinct epochs: two
+// with the same one racing for the nodes can get the same token.
 // Default: the empty epoch, the earliest — so once any attempt of a scope
 // used an epoch, acquisitions without one are refused.
 func ScopeAttempt(epoch Epoch) ScopeOption {
@@ -285,6 +288,7 @@ type scopeCall struct {
 type scopeTally struct {
 	held       []int   // nodes where the scope holds the lock now
 	fences     []int64 // by node: the counter each held node returned
+	fresh      []int   // held nodes where this round took a lock the scope never held
 	lost       int     // ErrScopeLost and ErrScopeEnded answers
 	released   int     // ErrScopeEnded answers
 	unknown    int     // ErrNoScopeRecord answers
@@ -294,11 +298,11 @@ type scopeTally struct {
 
 func (s scopeCall) op(what string, arg int64) *op {
 	k := keysFor(s.resource)
-	record, _ := scopeKeys(s.resource, s.holder)
+	record, progress := scopeKeys(s.resource, s.holder)
 	g := s.c.guardArgs
 	return &op{
 		script: scopeScript,
-		keys:   []string{k.lock, k.fence, nodeKey, record},
+		keys:   []string{k.lock, k.fence, nodeKey, record, progress},
 		args: []any{s.owner, s.ttl.Milliseconds(), holderPrefix(s.holder), string(s.epoch), what, arg,
 			g[0], g[1], g[2], s.c.cfg.scopeMemory.Milliseconds(), string(s.attempt)},
 		decode: decodeInt64Slice,
@@ -315,9 +319,12 @@ func (s scopeCall) round(ctx context.Context, targets []int, what string, arg in
 		switch {
 		case r.err != nil:
 			t.failed = append(t.failed, c.acquireNodeError(r))
-		case len(v) == 2 && v[0] == 1:
+		case len(v) == 3 && v[0] == 1:
 			t.held = append(t.held, r.node)
 			t.fences[r.node] = v[1]
+			if v[2] == 1 {
+				t.fresh = append(t.fresh, r.node)
+			}
 		case len(v) == 2 && v[0] == 2:
 			ne := c.nodeError(reply{node: r.node, err: ErrNodeGuarded})
 			ne.GuardedUntil = time.Now().Add(time.Duration(v[1]) * time.Millisecond)
@@ -345,11 +352,31 @@ func (s scopeCall) round(ctx context.Context, targets []int, what string, arg in
 		default:
 			t.failed = append(t.failed, c.nodeError(reply{node: r.node, err: errUnexpected(r.val)}))
 		}
-		return len(t.held) >= need || len(t.failed) > len(targets)-need
+		granted := t.granted()
+		return granted >= need || granted+t.pending(len(targets)) < need
 	})
 	sortNodes(t.failed)
 	return t, err
 }
+
+// recordSeen reports whether some node answered with a record of the
+// scope (it holds the lock there, or proves it lost it): the scope did
+// start. A first acquisition then counts only nodes where the scope held
+// the lock before: a fresh grant is no evidence of continuity.
+func (t scopeTally) recordSeen() bool {
+	return len(t.held) > len(t.fresh) || t.lost > 0 || t.superseded > 0
+}
+
+// granted is how many nodes count towards the quorum (see recordSeen).
+func (t scopeTally) granted() int {
+	if t.recordSeen() {
+		return len(t.held) - len(t.fresh)
+	}
+	return len(t.held)
+}
+
+// pending is how many of n targets have not answered yet.
+func (t scopeTally) pending(n int) int { return n - len(t.held) - len(t.failed) }
 
 // gone reports whether the scope lost so many nodes that it can never hold
 // a quorum again.
@@ -375,20 +402,38 @@ func (s scopeCall) acquire(ctx context.Context, first bool) (ScopeGrant, error) 
 	start := c.cfg.clock.now()
 	t, err := s.round(ctx, c.allNodes(), what, fenceFloor(time.Now()), c.quorum)
 	switch {
-	case err != nil && errors.Is(err, ErrClosed):
-		return ScopeGrant{}, err
 	case err != nil:
+		s.undo(ctx, t.fresh)
+		if errors.Is(err, ErrClosed) {
+			return ScopeGrant{}, err
+		}
 		return ScopeGrant{}, errors.Join(ErrNotAcquired, err)
-	case len(t.held) < c.quorum:
+	case t.recordSeen() && len(t.fresh) > 0:
+		// The scope started before: the nodes it never held are no grant.
+		s.undo(ctx, t.fresh)
+		t.unknown += len(t.fresh)
+		t.held = slices.DeleteFunc(t.held, func(i int) bool { return slices.Contains(t.fresh, i) })
+		for _, i := range t.fresh {
+			t.failed = append(t.failed, c.nodeError(reply{node: i, err: ErrNoScopeRecord}))
+		}
+		t.fresh = nil
+		sortNodes(t.failed)
+	}
+	if len(t.held) < c.quorum {
+		s.undo(ctx, t.fresh)
 		na := c.notAcquired(s.resource, len(t.held), t.failed, false)
 		if t.superseded > 0 {
 			// A later attempt took a token: this one is stale for good.
 			return ScopeGrant{}, errors.Join(ErrSuperseded, ErrLost, na)
 		}
-		if s.gone(t, !first) && t.released > 0 {
+		// The scope is lost once it can never hold a quorum again: nodes
+		// without a record count as lost, since no acquisition may take
+		// them for a scope that started.
+		lost := (t.recordSeen() || !first) && s.gone(t, true)
+		if lost && t.released > 0 {
 			return ScopeGrant{}, errors.Join(ErrLost, ErrScopeEnded, na)
 		}
-		if s.gone(t, !first) {
+		if lost {
 			return ScopeGrant{}, errors.Join(ErrLost, na)
 		}
 		return ScopeGrant{}, na
@@ -409,14 +454,32 @@ func (s scopeCall) acquire(ctx context.Context, first bool) (ScopeGrant, error) 
 			if err == nil {
 				err = c.notAcquired(s.resource, len(t.held)-len(behind)+len(r.held), r.failed, false)
 			}
+			if r.superseded > 0 {
+				err = errors.Join(ErrSuperseded, ErrLost, err)
+			}
+			s.undo(ctx, t.fresh)
 			return ScopeGrant{}, errors.Join(ErrNotAcquired, err)
 		}
 	}
 	validUntil := start.add(s.ttl - c.cfg.drift(s.ttl))
 	if !validUntil.after(c.cfg.clock.now()) {
+		s.undo(ctx, t.fresh)
 		return ScopeGrant{}, c.notAcquired(s.resource, len(t.held), t.failed, true)
 	}
 	return ScopeGrant{Token: token, validUntil: validUntil, clock: c.cfg.clock}, nil
+}
+
+// undo takes back the locks a failed first acquisition took on nodes where
+// the scope never held the lock (and their records), waiting at most one
+// node timeout, also when ctx has ended.
+func (s scopeCall) undo(ctx context.Context, nodes []int) {
+	if len(nodes) == 0 {
+		return
+	}
+	record, _ := scopeKeys(s.resource, s.holder)
+	o := &op{script: scopeUndoScript, keys: []string{keysFor(s.resource).lock, record}, args: []any{s.owner}, decode: decodeInt64, final: true}
+	detached := context.WithoutCancel(ctx)
+	_ = s.c.round(detached, detached, nodes, o, func(reply) bool { return false })
 }
 
 func (s scopeCall) keep(ctx context.Context, started bool) (ScopeKept, error) {

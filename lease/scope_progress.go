@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 
 	"github.com/redis/go-redis/v9"
@@ -82,9 +83,11 @@ func (c *Client) saveProgress(ctx context.Context, resource, owner string, token
 
 // LoadProgress returns the last progress saved for the scope's work named
 // field, and whether there is any. It asks every node (waiting up to one
-// node timeout for slow ones) and needs a quorum of answers; among them
-// the save with the highest (token, seq) wins: the last one a quorum
-// stored, or a later one. Errors: a *QuorumError with Op "load progress"
+// node timeout for slow ones) and needs a quorum of answers. With k the
+// number of answers a save on a quorum must reach (answers + quorum − N),
+// it returns the k-th most recent (token, seq) among them: never older
+// than the last save a quorum stored, and never a save that reached fewer
+// than k nodes alone. Errors: a *QuorumError with Op "load progress"
 // when fewer than a quorum of nodes answered.
 func (c *Client) LoadProgress(ctx context.Context, resource, holder, field string) (data []byte, found bool, err error) {
 	ctx, span := c.obs.start(ctx, SpanLoadProgress, resource)
@@ -109,27 +112,46 @@ func (c *Client) loadProgress(ctx context.Context, resource, holder, field strin
 	defer c.inflight.RUnlock()
 	_, progress := scopeKeys(resource, holder)
 	o := &op{script: progressLoadScript, keys: []string{progress}, args: []any{field}, decode: decodeString}
-	answered := 0
-	var failed []*NodeError
-	var best progressValue
+	var (
+		failed  []*NodeError
+		answers []progressValue // one per node that answered; absent saves are the zero value
+	)
 	err = c.round(ctx, ctx, c.allNodes(), o, func(r reply) bool {
 		if r.err != nil {
 			failed = append(failed, c.nodeError(r))
 			return false
 		}
-		answered++
-		if v, ok := parseProgress(r.val.(string)); ok && (!found || v.after(best)) {
-			best, found = v, true
-		}
-		return false // every answer counts: the latest save may be on any node
+		v, _ := parseProgress(r.val.(string))
+		answers = append(answers, v)
+		return false // every answer counts
 	})
 	if err != nil {
 		return nil, false, err
 	}
+	answered := len(answers)
 	if answered < c.quorum {
 		return nil, false, &QuorumError{Op: opLoadProgress, Resource: resource, Quorum: c.quorum, Confirmed: answered, Nodes: sortNodes(failed)}
 	}
-	return best.data, found, nil
+	// A save that completed sits on a quorum, so at least k of these
+	// answers carry it or a later one; the k-th highest answer is then no
+	// older than the last completed save, and a save that reached fewer
+	// than k nodes (one a newer attempt's bump had fenced out elsewhere)
+	// is not taken on its own.
+	k := answered + c.quorum - len(c.nodes)
+	slices.SortFunc(answers, func(a, b progressValue) int {
+		switch {
+		case a.after(b):
+			return -1
+		case b.after(a):
+			return 1
+		}
+		return 0
+	})
+	v := answers[k-1]
+	if v.data == nil {
+		return nil, false, nil
+	}
+	return v.data, true, nil
 }
 
 const opLoadProgress = "load progress"

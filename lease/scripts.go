@@ -35,6 +35,8 @@ var (
 	//go:embed scripts/scope_release.lua
 	scopeReleaseBody   string
 	scopeReleaseSource = "local function release_lock()\n" + releaseSource + "\nend\n" + scopeReleaseBody
+	//go:embed scripts/scope_undo.lua
+	scopeUndoSource string
 	//go:embed scripts/progress_save.lua
 	progressSaveSource string
 	//go:embed scripts/progress_load.lua
@@ -48,11 +50,12 @@ var (
 	healScript         = redis.NewScript(healSource)
 	scopeScript        = redis.NewScript(scopeSource)
 	scopeReleaseScript = redis.NewScript(scopeReleaseSource)
+	scopeUndoScript    = redis.NewScript(scopeUndoSource)
 	progressSaveScript = redis.NewScript(progressSaveSource)
 	progressLoadScript = redis.NewScript(progressLoadSource)
 
 	scriptSources = []string{acquireSource, raiseFenceSource, extendSource, releaseSource, initNodeSource, healSource,
-		scopeSource, scopeReleaseSource, progressSaveSource, progressLoadSource}
+		scopeSource, scopeReleaseSource, scopeUndoSource, progressSaveSource, progressLoadSource}
 )
 
 func decodeInt64(c *redis.Cmd) (any, error)      { return c.Int64() }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -180,4 +181,64 @@ func TestTwoNodesDownDuringARetryIsNotLeaseLost(t *testing.T) {
 		t.Fatalf("results %+v: want one stage finished by attempt 3", r)
 	}
 	assertOrder(t, s.logEntries(), "staged")
+}
+
+// A worker frozen mid-section (SIGSTOP) wakes only after the job finished
+// elsewhere, the lease was released and its tombstone expired: nothing of
+// the scope runs again — no lock is taken, no write lands — and the next
+// job gets the resource. (Before, a late attempt's takeover found a free
+// lock once the tombstone had expired and got the newest token.)
+func TestZombieWakingAfterTheReleaseStaysOut(t *testing.T) {
+	s := newStack(t, "scope-late")
+	zombie := s.startWorker("zombie")
+	s.startJob("job-1", jobRequest("vault", 30, 100*time.Millisecond, scopeTTL, scopeHeartbeat))
+	waitFor(t, 30*time.Second, "job-1 wrote 5 steps", func() bool { return len(s.logEntries()) >= 5 })
+	if err := zombie.signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	defer zombie.signal(syscall.SIGCONT)
+	s.startWorker("rescuer")
+	if status, _, closeEvent := s.result("job-1"); status != "COMPLETED" {
+		t.Fatalf("job-1: %s %s", status, closeEvent)
+	}
+	time.Sleep(scopeTTL + time.Second) // the release tombstone expires
+	done := len(s.logEntries())
+	if err := zombie.signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second) // the zombie's section and any late attempt run now
+	if n := s.lockedNodes("vault"); n != 0 {
+		t.Fatalf("after the zombie woke, %d nodes hold a lock on the released resource", n)
+	}
+	if n := len(s.logEntries()); n != done {
+		t.Fatalf("the zombie wrote %d entries after the job was done", n-done)
+	}
+	if status, _ := s.executeJob("job-2", jobRequest("vault", 2, 10*time.Millisecond, scopeTTL, scopeHeartbeat)); status != "COMPLETED" {
+		t.Fatalf("job-2: %s", status)
+	}
+	assertOrder(t, s.logEntries(), "job-1", "job-2")
+}
+
+// A release that fails after the work succeeded (every lease node paused
+// during the last step: its progress save, the section's own release and
+// ReleaseLease all fail) does not fail the job: it completes with its
+// result, and the lock expires by its TTL.
+func TestJobCompletesWhenItsReleaseFails(t *testing.T) {
+	s := newStack(t, "scope-release")
+	s.startWorker("a")
+	s.startJob("job", jobRequest("kiln", 8, 250*time.Millisecond, scopeTTL, scopeHeartbeat))
+	waitFor(t, 30*time.Second, "the job's last step", func() bool { return len(s.logEntries()) >= 7 })
+	for _, n := range s.nodes.Nodes {
+		if err := n.Pause(); err != nil {
+			t.Fatal(err)
+		}
+		defer n.Resume()
+	}
+	status, raw, closeEvent := s.result("job")
+	if status != "COMPLETED" {
+		t.Fatalf("job: %s %s; want COMPLETED although the release failed", status, closeEvent)
+	}
+	if r := decodeResult(t, raw); r.Steps != 8 {
+		t.Fatalf("result %+v", r)
+	}
 }

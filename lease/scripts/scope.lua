@@ -6,6 +6,8 @@
 -- KEYS[2]  fence key   redlease:{R}:fence
 -- KEYS[3]  node key    redlease:node (the restart guard, see acquire.lua)
 -- KEYS[4]  record key  redlease:{R}:scope:<holder>
+-- KEYS[5]  progress key redlease:{R}:progress:<holder> (its expiry is
+--          refreshed with the record's)
 -- ARGV[1]  the scope's owner value, holder#epoch#nonce
 -- ARGV[2]  ttl in milliseconds
 -- ARGV[3]  the holder prefix "holder#"
@@ -14,8 +16,8 @@
 -- ARGV[6]  fence floor in microseconds (first, resume); the token (raise)
 -- ARGV[7]  ARGV[8] ARGV[9]: the restart guard, as in acquire.lua
 -- ARGV[10] how long the record outlives the last touch, in milliseconds
--- ARGV[11] the caller's attempt epoch (first, resume): orders the attempts
---          acting for the scope; "" for keep and raise
+-- ARGV[11] the caller's attempt epoch (first, resume, raise): orders the
+--          attempts acting for the scope; ignored by keep
 --
 -- The record says what this node knows of the holder's scope:
 --   "<counter>|<attempt>|<owner>"  the scope <owner> holds the lock here,
@@ -40,16 +42,19 @@
 --   keep    extend where the scope still holds the node; no new token.
 --   raise   raise the counter to the token where the lock is the scope's.
 --
--- Returns {1, counter} when the scope holds the lock here now (counter:
---   the token handed out, or the current counter for keep and raise).
+-- Returns {1, counter, fresh} when the scope holds the lock here now
+--   (counter: the token handed out, or the current counter for keep and
+--   raise; fresh: 1 when this call took a lock the scope never held here,
+--   which an acquisition that fails takes back, see scope_undo.lua).
 -- Returns {0, pttl} (first only) when another holder holds the lock and
 --   the scope never held this node: nothing changed.
 -- Returns {3, 0} when the scope lost this node (see above): nothing changed.
 -- Returns {4, 0} (resume, keep) when this node has no record of the scope
 --   and not its lock: it never held the lock here, or the node lost its
 --   data: nothing changed.
--- Returns {6, 0} (first, resume) when a later attempt of the scope took a
---   token here: the caller is stale; nothing changed.
+-- Returns {6, 0} (first, resume, raise) when a later attempt of the scope
+--   took a token here, or (raise) when the counter is already past the
+--   token: the caller is stale; nothing changed.
 -- Returns {5, 0} when the scope was released here (ReleaseScope at or
 --   after its epoch): the scope is over; nothing changed.
 -- Returns {2, ms} when the node is guarded for ms more (see guard.lua).
@@ -82,7 +87,7 @@ if record ~= false then
     end
   elseif tail == owner then
     counted, recorded, attempt = tonumber(head), tail, mid
-    if (op == 'first' or op == 'resume') and ARGV[11] < attempt then
+    if op ~= 'keep' and ARGV[11] < attempt then
       return {6, 0}
     end
   else
@@ -93,12 +98,22 @@ if record ~= false then
   end
 end
 
+local fresh = 0 -- 1 when this call took a lock the scope never held here
 if current ~= owner then
   if op == 'raise' then
     return {3, 0}
   end
+  local tombstone = current ~= false and string.sub(current, -1) == '#'
+  if tombstone then
+    local e = epoch_of(current)
+    if e ~= nil and e >= ARGV[4] then
+      return {5, 0} -- this holder released at or after the scope's start
+    end
+  end
   if recorded ~= nil then
-    if current ~= false or fence ~= counted then
+    -- A tombstone is no grant (a release plants it on a free node): only
+    -- a lock or a moved counter shows that someone else was granted here.
+    if (current ~= false and not tombstone) or fence ~= counted then
       return {3, 0}
     end
     -- expired here, and nobody got a token since: put the lock back
@@ -106,6 +121,7 @@ if current ~= owner then
   elseif op ~= 'first' then
     return {4, 0}
   else
+    fresh = 1
     local grant = current == false
     local e = nil
     if not grant then
@@ -128,6 +144,9 @@ end
 
 if op == 'raise' then
   local token = tonumber(ARGV[6])
+  if fence > token then
+    return {6, 0} -- another attempt of the scope took a later token here
+  end
   if fence < token then
     fence = token
     redis.call('SET', KEYS[2], ARGV[6])
@@ -146,4 +165,5 @@ if (op == 'first' or op == 'resume') and ARGV[11] > attempt then
   attempt = ARGV[11]
 end
 redis.call('SET', KEYS[4], string.format('%.0f|', fence) .. attempt .. '|' .. owner, 'PX', ARGV[10])
-return {1, fence}
+redis.call('PEXPIRE', KEYS[5], ARGV[10])
+return {1, fence, fresh}

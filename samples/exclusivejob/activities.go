@@ -88,9 +88,15 @@ func (a *Activities) FencedSteps(ctx context.Context, l activities.LeaseInfo, in
 				return StepsResult{}, err
 			}
 			// Saved on the lease's nodes before the next step: a crash
-			// redoes at most the step in progress.
+			// redoes at most the step in progress. A save that fails for
+			// want of nodes only risks redoing steps (their writes are
+			// fenced): go on. One refused because a newer attempt holds a
+			// later token ends this attempt.
 			if err := s.Progress(Progress{Done: step + 1, Token: s.Token()}); err != nil {
-				return StepsResult{}, err
+				if activities.IsLeaseLost(err) {
+					return StepsResult{}, err
+				}
+				activity.GetLogger(ctx).Warn("progress not saved; a retry may redo steps", "step", step, "error", err)
 			}
 		}
 		if info.Attempt <= in.FailAttempts {
