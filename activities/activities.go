@@ -113,8 +113,10 @@ func acquireHeartbeating(ctx context.Context, client *lease.Client, info LeaseIn
 			return grant, ctx.Err()
 		case errors.Is(err, lease.ErrSuperseded):
 			return grant, leaseLost(fmt.Sprintf("lease %q: a later attempt of this scope took a token; this attempt was delivered late", info.Resource), err)
+		case errors.Is(err, lease.ErrScopeEnded):
+			return grant, nonRetryable(fmt.Sprintf("lease %q: the scope was released; no attempt of it runs any more", info.Resource), ErrorTypeReleased, err)
 		case errors.Is(err, lease.ErrLost):
-			return grant, leaseLost(fmt.Sprintf("lease %q: another holder held the resource since this scope acquired it, or the scope was released", info.Resource), err)
+			return grant, leaseLost(fmt.Sprintf("lease %q: another holder held the resource since this scope acquired it", info.Resource), err)
 		case !errors.As(err, &notAcquired), info.Started():
 			// Continuing a scope, no quorum but no proof of loss (nodes
 			// down, slow or guarded): retryable, by Temporal.

@@ -20,7 +20,8 @@
 // final. ReleaseLease ends the scope: no attempt of it runs afterwards.
 //
 // Timing rule. The lease TTL must exceed the HeartbeatTimeout plus the
-// extension interval (HeartbeatTimeout/2, at most TTL/3): Temporal then
-// restarts a dead keeper elsewhere before the lease can expire under a live
-// scope, and a dead worker's lease still expires by itself.
+// extension interval (HeartbeatTimeout/2, at most TTL/3) plus KeeperRestart
+// (1 s): Temporal then restarts a dead keeper elsewhere before the lease can
+// expire under a live scope, and a dead worker's lease still expires by
+// itself.
 package activities

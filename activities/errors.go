@@ -19,6 +19,10 @@ const (
 	// ErrorTypeInvalidInput: a request or timing the lease package rejects,
 	// or a TTL that breaks the timing rule.
 	ErrorTypeInvalidInput = "LeaseInvalidInput"
+	// ErrorTypeReleased: an attempt of a scope that was already released
+	// (by ReleaseLease, or by its last section: an attempt of the last
+	// section retried after its result was lost finds the scope released).
+	ErrorTypeReleased = "LeaseReleased"
 	// ErrorTypeUnconfirmed: a critical section could not confirm its lease
 	// for the lease's whole validity (its worker could not reach a quorum
 	// of nodes) and stopped. Retryable: a retry continues the scope if the

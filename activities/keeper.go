@@ -10,6 +10,11 @@ import (
 	"go.temporal.io/sdk/activity"
 )
 
+// KeeperRestart bounds how long Temporal takes to start a new keeper
+// attempt once the last one ended (its retry policy's longest interval,
+// see workflows), counted in the timing rule.
+const KeeperRestart = time.Second
+
 // Keeping is the heartbeat detail of KeepLease.
 type Keeping struct {
 	Resource string
@@ -25,9 +30,10 @@ type Keeping struct {
 // KeepLease keeps info's scope alive for as long as the workflow runs it:
 // every interval (HeartbeatTimeout/2, at most TTL/3) it extends the scope's
 // lock on the nodes (lease.Client.KeepScope) and, when a quorum did,
-// records a heartbeat. A keep that fails skips the heartbeat, so Temporal
-// restarts the keeper on another worker when this one cannot reach Redis
-// or dies. With acquire-and-run (info.Token 0) it waits, heartbeating,
+// records a heartbeat. A keep that no quorum confirmed ends the attempt
+// with a retryable error, and a worker that dies stops heartbeating: either
+// way Temporal restarts the keeper (within a second, or after the
+// heartbeat timeout), on another worker if one polls. With acquire-and-run (info.Token 0) it waits, heartbeating,
 // until the first section has acquired the lease.
 //
 // It returns the context's error when the workflow cancels it (the scope
@@ -66,6 +72,15 @@ func (a *Activities) KeepLease(ctx context.Context, info LeaseInfo) error {
 			activity.RecordHeartbeat(ctx, Keeping{Resource: info.Resource})
 		case errors.Is(err, lease.ErrInvalidInput):
 			return classify(err)
+		default:
+			// No quorum kept the lease (nodes down or unreachable from
+			// here). End this attempt at once rather than wait for the
+			// heartbeat timeout: the SDK may still send a heartbeat it
+			// buffered after the last good keep, which would delay
+			// Temporal's restart of the keeper by up to 0.8 heartbeat
+			// timeouts. The retry comes within a second, possibly on
+			// another worker.
+			return fmt.Errorf("lease %q not kept by a quorum: %w", info.Resource, err)
 		}
 		select {
 		case <-ctx.Done():

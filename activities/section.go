@@ -124,7 +124,7 @@ var errUnconfirmed = errors.New("the lease could not be confirmed within its val
 // LeaseInfo.AsLast) releases the scope as soon as fn succeeded.
 //
 // The activity's options must follow the timing rule: TTL > HeartbeatTimeout
-// + interval; otherwise Run returns LeaseInvalidInput.
+// + interval + KeeperRestart; otherwise Run returns LeaseInvalidInput.
 func Run[T any](ctx context.Context, a *Activities, info LeaseInfo, fn func(ctx context.Context, s *Section) (T, error)) (T, error) {
 	var zero T
 	ttl := info.TTL
@@ -133,8 +133,9 @@ func Run[T any](ctx context.Context, a *Activities, info LeaseInfo, fn func(ctx 
 	}
 	actInfo := activity.GetInfo(ctx)
 	interval := min(heartbeatInterval(actInfo.HeartbeatTimeout), ttl/3)
-	if actInfo.HeartbeatTimeout > 0 && ttl <= actInfo.HeartbeatTimeout+interval {
-		return zero, invalidInput(fmt.Errorf("lease %q: TTL %v must exceed HeartbeatTimeout %v + extension interval %v", info.Resource, ttl, actInfo.HeartbeatTimeout, interval))
+	if actInfo.HeartbeatTimeout > 0 && ttl <= actInfo.HeartbeatTimeout+interval+KeeperRestart {
+		return zero, invalidInput(fmt.Errorf("lease %q: TTL %v must exceed HeartbeatTimeout %v + extension interval %v + keeper restart %v",
+			info.Resource, ttl, actInfo.HeartbeatTimeout, interval, KeeperRestart))
 	}
 
 	grant, err := acquireHeartbeating(ctx, a.client, info, 0, nil)
@@ -178,7 +179,7 @@ func Run[T any](ctx context.Context, a *Activities, info LeaseInfo, fn func(ctx 
 			case cause == nil && r.err == nil && info.Last:
 				// The scope's last section: hand the resource over now. A
 				// failed release is left to the workflow's ReleaseLease.
-				if err := a.client.ReleaseScope(ctx, info.Resource, info.Holder, attemptEpoch(ctx), info.TTL); err != nil {
+				if err := a.client.EndScope(ctx, info.Resource, info.Owner, attemptEpoch(ctx), info.TTL); err != nil {
 					activity.GetLogger(ctx).Warn("release after the last section failed; the workflow's release follows", "resource", info.Resource, "error", err)
 				}
 			case errors.Is(cause, lease.ErrLost):
@@ -191,10 +192,8 @@ func Run[T any](ctx context.Context, a *Activities, info LeaseInfo, fn func(ctx 
 		}
 		if time.Since(lastKeep) >= interval && work.Err() == nil {
 			lastKeep = time.Now()
-			kept, err := a.client.KeepScope(ctx, info.Resource, info.Owner, ttl, true)
+			kept, err := a.client.KeepScope(ctx, info.Resource, info.Owner, ttl, true, lease.ScopeAttempt(attemptEpoch(ctx)))
 			switch {
-			case err == nil && kept.Fence > grant.Token:
-				lost(errors.Join(lease.ErrSuperseded, lease.ErrLost))
 			case err == nil:
 				remaining = kept.Remaining
 				activity.RecordHeartbeat(ctx, section.heartbeat())

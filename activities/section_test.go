@@ -427,8 +427,8 @@ func TestReleaseLeaseEndsTheScope(t *testing.T) {
 	time.Sleep(1100 * time.Millisecond) // the tombstone expires
 	ran := false
 	err = runSection(acts, info, func(context.Context, *activities.Section) (string, error) { ran = true; return "", nil })
-	if ran || !activities.IsLeaseLost(err) {
-		t.Fatalf("late attempt after the release: ran %v, error %v", ran, err)
+	if ran || !isType(err, activities.ErrorTypeReleased, false) {
+		t.Fatalf("late attempt after the release: ran %v, error %v; want a non-retryable %s", ran, err, activities.ErrorTypeReleased)
 	}
 }
 
@@ -543,8 +543,8 @@ func TestLastSectionReleasesTheScope(t *testing.T) {
 	}
 	ran := false
 	err = runSection(acts, info, func(context.Context, *activities.Section) (string, error) { ran = true; return "", nil })
-	if ran || !activities.IsLeaseLost(err) {
-		t.Fatalf("a section after the last one: ran %v, error %v", ran, err)
+	if ran || !isType(err, activities.ErrorTypeReleased, false) {
+		t.Fatalf("a section after the last one: ran %v, error %v; want a non-retryable %s", ran, err, activities.ErrorTypeReleased)
 	}
 	// A last section that fails releases nothing.
 	info2 := startedScope(t, client, "ledger-2", 10*time.Second)

@@ -224,23 +224,26 @@ func (c *Client) acquireScope(ctx context.Context, resource, owner string, opts 
 // scope was acquired; without it, nodes with no record of the scope may
 // simply not have seen its first acquisition yet.
 //
-// Errors: ErrScopeEnded when a node says the scope was released
-// (ReleaseScope): its keeper can stop; ErrLost when the scope lost more
+// Errors: ErrScopeEnded when more than N − quorum nodes say the scope was
+// released (ReleaseScope, EndScope): its keeper can stop; ErrLost when the scope lost more
 // than N − quorum nodes (with started, nodes without a record count as
 // lost); ErrScopeNotStarted when
 // !started and no node knows the scope; else a *QuorumError
-// (ErrNotExtended) when fewer than a quorum kept it (retryable).
-func (c *Client) KeepScope(ctx context.Context, resource, owner string, ttl time.Duration, started bool) (k ScopeKept, err error) {
+// (ErrNotExtended) when fewer than a quorum kept it (retryable). Of opts
+// only ScopeAttempt counts: a section that names its attempt gets
+// ErrSuperseded (also ErrLost) once a later attempt took a token; a keeper
+// that acts for every attempt names none.
+func (c *Client) KeepScope(ctx context.Context, resource, owner string, ttl time.Duration, started bool, opts ...ScopeOption) (k ScopeKept, err error) {
 	ctx, span := c.obs.start(ctx, SpanKeepScope, resource)
 	defer func() {
 		outcome := scopeOutcome(ctx, err, OutcomeExtended, OutcomeNotExtended)
 		c.obs.extended(ctx, outcome)
 		c.obs.scopeDone(ctx, span, outcome, err)
 	}()
-	return c.keepScope(ctx, resource, owner, ttl, started)
+	return c.keepScope(ctx, resource, owner, ttl, started, opts)
 }
 
-func (c *Client) keepScope(ctx context.Context, resource, owner string, ttl time.Duration, started bool) (ScopeKept, error) {
+func (c *Client) keepScope(ctx context.Context, resource, owner string, ttl time.Duration, started bool, opts []ScopeOption) (ScopeKept, error) {
 	if err := checkResource(resource); err != nil {
 		return ScopeKept{}, err
 	}
@@ -251,7 +254,16 @@ func (c *Client) keepScope(ctx context.Context, resource, owner string, ttl time
 	if err := c.cfg.checkTTL("lease ttl", ttl); err != nil {
 		return ScopeKept{}, err
 	}
-	s := scopeCall{c: c, resource: resource, owner: owner, holder: holder, epoch: epoch, ttl: ttl}
+	var sc scopeConfig
+	for _, opt := range opts {
+		if opt == nil {
+			return ScopeKept{}, invalid("option", "nil ScopeOption")
+		}
+		if err := opt(&sc); err != nil {
+			return ScopeKept{}, err
+		}
+	}
+	s := scopeCall{c: c, resource: resource, owner: owner, holder: holder, epoch: epoch, ttl: ttl, attempt: sc.attempt}
 	return s.keep(ctx, started)
 }
 
@@ -262,6 +274,11 @@ func (c *Client) keepScope(ctx context.Context, resource, owner string, ttl time
 // again, even after the tombstone expired), and their saved progress is
 // deleted. A later scope of the holder is left alone. Idempotent.
 func (c *Client) ReleaseScope(ctx context.Context, resource, holder string, epoch Epoch, tombstoneTTL time.Duration) error {
+	return c.releaseScope(ctx, resource, holder, epoch, tombstoneTTL, "")
+}
+
+// releaseScope is ReleaseScope, or EndScope when owner is set.
+func (c *Client) releaseScope(ctx context.Context, resource, holder string, epoch Epoch, tombstoneTTL time.Duration, owner string) error {
 	o, err := c.holderReleaseOp(resource, holder, epoch, tombstoneTTL)
 	if err != nil {
 		return err
@@ -272,8 +289,28 @@ func (c *Client) ReleaseScope(ctx context.Context, resource, holder string, epoc
 	record, progress := scopeKeys(resource, holder)
 	o.script = scopeReleaseScript
 	o.keys = append(o.keys, record, progress)
-	o.args = append(o.args, c.cfg.scopeMemory.Milliseconds())
+	conditional := ""
+	if owner != "" {
+		conditional = "1"
+	}
+	o.args = append(o.args, c.cfg.scopeMemory.Milliseconds(), conditional, owner)
 	return c.runRelease(ctx, keysFor(resource), o, 0)
+}
+
+// EndScope ends the scope as its attempt attempt (see ScopeAttempt), the
+// scope's last: as ReleaseScope at that epoch, except that a node where a
+// later attempt of the scope took a token, or where another owner's lock
+// sits, is left alone — a stale attempt that finishes late does not end
+// the scope under a newer attempt that still runs. Idempotent.
+func (c *Client) EndScope(ctx context.Context, resource, owner string, attempt Epoch, tombstoneTTL time.Duration) error {
+	holder, _, err := parseScopeOwner(owner)
+	if err != nil {
+		return err
+	}
+	if strings.ContainsAny(string(attempt), "#|") {
+		return invalid("attempt epoch", "%q contains '#' or '|'", attempt)
+	}
+	return c.releaseScope(ctx, resource, holder, attempt, tombstoneTTL, owner)
 }
 
 // scopeCall is one operation of one scope.
@@ -500,8 +537,11 @@ func (s scopeCall) keep(ctx context.Context, started bool) (ScopeKept, error) {
 	}
 	qe := &QuorumError{Op: opKeepScope, Resource: s.resource, Quorum: c.quorum, Confirmed: len(t.held), Nodes: t.failed}
 	switch {
-	case t.released > 0:
-		// Only the scope's own release writes that record: it is over.
+	case t.superseded > 0:
+		return ScopeKept{}, errors.Join(ErrSuperseded, ErrLost, qe)
+	case t.released > len(c.nodes)-c.quorum:
+		// Only the scope's own release writes that record, and it reached
+		// so many nodes that the scope can never hold a quorum again.
 		return ScopeKept{}, errors.Join(ErrScopeEnded, qe)
 	case !started && t.lost == 0 && len(t.held) == 0:
 		return ScopeKept{}, errors.Join(ErrScopeNotStarted, qe)

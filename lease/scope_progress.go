@@ -62,9 +62,11 @@ func (c *Client) saveProgress(ctx context.Context, resource, owner string, token
 			failed = append(failed, c.nodeError(r))
 		case r.val == int64(1):
 			saved++
+		case r.val == int64(2): // the lock expired there: not a proof
+			failed = append(failed, c.nodeError(reply{node: r.node, err: ErrNotHeld}))
 		default:
 			refused++
-			failed = append(failed, c.nodeError(reply{node: r.node, err: ErrNotHeld}))
+			failed = append(failed, c.nodeError(reply{node: r.node, err: ErrSuperseded}))
 		}
 		return saved >= c.quorum || len(failed) > n-c.quorum
 	})

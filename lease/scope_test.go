@@ -258,3 +258,49 @@ func TestLateAttemptNeverSupersedesALaterOne(t *testing.T) {
 		t.Fatalf("a later section: %v", err)
 	}
 }
+
+// EndScope by a stale attempt (a later attempt took a token) changes
+// nothing; by the latest attempt it ends the scope, and the keeper is told
+// once enough nodes say so. A section that names its attempt learns at its
+// next keep that it was superseded. A save to a node whose lock merely
+// expired is not taken for a supersession.
+func TestEndScopeAndKeepAreFencedByAttempt(t *testing.T) {
+	ctx := context.Background()
+	c, _ := newClient(t, 3, lease.WithTTL(600*time.Millisecond), lease.WithNodeTimeout(50*time.Millisecond))
+	owner := scopeOwner(t, "h", 1)
+	a1, a2 := lease.NewEpoch(5, 1), lease.NewEpoch(5, 2)
+	g1, err := c.AcquireScope(ctx, "job", owner, lease.ScopeFirst(), lease.ScopeAttempt(a1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.AcquireScope(ctx, "job", owner, lease.ScopeAttempt(a2)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.KeepScope(ctx, "job", owner, 600*time.Millisecond, true, lease.ScopeAttempt(a1)); !errors.Is(err, lease.ErrSuperseded) {
+		t.Fatalf("keep by the superseded attempt: %v, want ErrSuperseded", err)
+	}
+	if err := c.EndScope(ctx, "job", owner, a1, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.KeepScope(ctx, "job", owner, 600*time.Millisecond, true, lease.ScopeAttempt(a2)); err != nil {
+		t.Fatalf("the stale attempt's EndScope ended the scope: %v", err)
+	}
+	if err := c.SaveProgress(ctx, "job", owner, g1.Token, "s", 1, nil); !errors.Is(err, lease.ErrSuperseded) {
+		t.Fatalf("save by the superseded attempt: %v", err)
+	}
+	time.Sleep(700 * time.Millisecond) // the lock expires; nobody takes it
+	g3, err := c.AcquireScope(ctx, "job", owner, lease.ScopeAttempt(lease.NewEpoch(5, 3)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(700 * time.Millisecond)
+	if err := c.SaveProgress(ctx, "job", owner, g3.Token, "s", 1, nil); err == nil || errors.Is(err, lease.ErrLost) {
+		t.Fatalf("save after an unused expiry: %v, want a retryable error", err)
+	}
+	if err := c.EndScope(ctx, "job", owner, lease.NewEpoch(5, 3), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.KeepScope(ctx, "job", owner, 600*time.Millisecond, true); !errors.Is(err, lease.ErrScopeEnded) {
+		t.Fatalf("keeper after EndScope: %v, want ErrScopeEnded", err)
+	}
+}

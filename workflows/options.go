@@ -25,10 +25,9 @@ type LeaseOptions struct {
 	Name string
 	// TTL of the lease on the Redis nodes. Default: DefaultTTL (30 s).
 	// Must exceed HeartbeatTimeout plus the extension interval
-	// (HeartbeatTimeout/2, at most TTL/3): the timing rule. It should also
-	// exceed the gap between activities, when nothing extends the lease: a
-	// workflow task, which after a worker crash waits for the sticky
-	// queue's schedule-to-start timeout (5 s by default).
+	// (HeartbeatTimeout/2, at most TTL/3) plus activities.KeeperRestart
+	// (1 s): the timing rule. Gaps in the workflow (timers, signal waits,
+	// retries) do not count: the keeper extends the lease through them.
 	TTL time.Duration
 	// HeartbeatTimeout of the acquire and critical-section activities.
 	// Default: DefaultHeartbeatTimeout (10 s).
@@ -77,8 +76,9 @@ func (o LeaseOptions) withDefaults() (LeaseOptions, error) {
 	switch {
 	case o.TTL < 0, o.HeartbeatTimeout < 0, o.Wait < 0, o.SectionTimeout < 0:
 		return o, fmt.Errorf("%w: negative duration in %+v", ErrInvalidOptions, o)
-	case o.TTL <= o.HeartbeatTimeout+o.interval():
-		return o, fmt.Errorf("%w: TTL %v must exceed HeartbeatTimeout %v + extension interval %v", ErrInvalidOptions, o.TTL, o.HeartbeatTimeout, o.interval())
+	case o.TTL <= o.HeartbeatTimeout+o.interval()+activities.KeeperRestart:
+		return o, fmt.Errorf("%w: TTL %v must exceed HeartbeatTimeout %v + extension interval %v + keeper restart %v",
+			ErrInvalidOptions, o.TTL, o.HeartbeatTimeout, o.interval(), activities.KeeperRestart)
 	}
 	return o, nil
 }
@@ -89,7 +89,7 @@ func (o LeaseOptions) interval() time.Duration {
 	return min(o.HeartbeatTimeout/2, o.TTL/3)
 }
 
-var nonRetryableTypes = []string{activities.ErrorTypeLeaseLost, activities.ErrorTypeNotAcquired, activities.ErrorTypeInvalidInput}
+var nonRetryableTypes = []string{activities.ErrorTypeLeaseLost, activities.ErrorTypeNotAcquired, activities.ErrorTypeInvalidInput, activities.ErrorTypeReleased}
 
 // activityNotRegistered is the error type the SDK reports when a worker of
 // the task queue has no activity of that name. A section that no worker

@@ -37,15 +37,17 @@ func TestSectionOptions(t *testing.T) {
 	}
 }
 
-// The timing rule: TTL > HeartbeatTimeout + extension interval.
+// The timing rule: TTL > HeartbeatTimeout + extension interval + keeper restart.
 func TestTimingRule(t *testing.T) {
 	for _, c := range []struct {
 		ttl, heartbeat time.Duration
 		ok             bool
 	}{
 		{30 * time.Second, 10 * time.Second, true},
-		{16 * time.Second, 10 * time.Second, true}, // interval min(5 s, 5.33 s)
-		{15 * time.Second, 10 * time.Second, false},
+		{17 * time.Second, 10 * time.Second, true},  // interval min(5 s, 5.67 s), + 1 s
+		{16 * time.Second, 10 * time.Second, false}, // interval 5 s: 16 s is not above 10 + 5 + 1
+		{3 * time.Second, time.Second, true},        // interval 0.5 s
+		{2500 * time.Millisecond, time.Second, false},
 		{10 * time.Second, 10 * time.Second, false},
 		{-time.Second, 0, false},
 	} {

@@ -60,29 +60,34 @@ func Acquire(ctx workflow.Context, resource string, opts LeaseOptions) (*Scope, 
 		info: activities.NewLeaseInfo(resource, wf.Namespace, wf.WorkflowExecution.ID, wf.WorkflowExecution.RunID, opts.Name, epoch, nonce, opts.TTL),
 		opts: opts,
 	}
+	s.ctx, s.cancel = workflow.WithCancel(workflow.WithActivityOptions(ctx, opts.sectionOptions()))
+	// The keeper starts with the acquisition, so that nothing leaves the
+	// lease unkept between them (it waits until the lease is acquired). It
+	// lives in a disconnected context: only Release stops it, so cleanup
+	// after the workflow's cancellation still runs under a kept lease.
+	disconnected, _ := workflow.NewDisconnectedContext(ctx)
+	keeperCtx, stopKeeper := workflow.WithCancel(disconnected)
+	s.stopKeeper = stopKeeper
+	keeper := workflow.ExecuteActivity(workflow.WithActivityOptions(keeperCtx, opts.keeperOptions()), activities.KeepName, s.info)
+	workflow.Go(disconnected, func(gctx workflow.Context) {
+		err := keeper.Get(gctx, nil)
+		if s.ended || err == nil || temporal.IsCanceledError(err) {
+			return // released, or stopped by Release
+		}
+		// Otherwise the keeper ends only on an error it does not retry: a
+		// proven loss, or a keeper no worker can run.
+		s.fail(err)
+	})
 	if !opts.AcquireInSection {
 		acquireCtx := workflow.WithActivityOptions(ctx, opts.acquireOptions())
 		req := activities.AcquireRequest{Lease: s.info, Wait: opts.Wait}
 		if err := workflow.ExecuteActivity(acquireCtx, activities.AcquireName, req).Get(acquireCtx, &s.info); err != nil {
 			// An attempt may have acquired on the nodes even if this
 			// workflow never saw its result.
-			s.release(ctx)
+			_ = s.Release(ctx)
 			return nil, err
 		}
 	}
-	s.ctx, s.cancel = workflow.WithCancel(workflow.WithActivityOptions(ctx, opts.sectionOptions()))
-	keeperCtx, stopKeeper := workflow.WithCancel(ctx)
-	s.stopKeeper = stopKeeper
-	keeper := workflow.ExecuteActivity(workflow.WithActivityOptions(keeperCtx, opts.keeperOptions()), activities.KeepName, s.info)
-	workflow.Go(ctx, func(gctx workflow.Context) {
-		err := keeper.Get(gctx, nil)
-		if s.ended || err == nil {
-			return
-		}
-		// The keeper ends only when Release cancels it, or on an error it
-		// does not retry: a proven loss, or a keeper no worker can run.
-		s.fail(err)
-	})
 	return s, nil
 }
 
@@ -112,16 +117,20 @@ func (s *Scope) Context() workflow.Context { return s.ctx }
 // it failed: the nodes proved the lease lost, or its keeper could not run.
 func (s *Scope) Err() error { return s.err }
 
-// Release ends the scope: it stops the keeper and releases the lease (the
-// ReleaseLease activity, retried for up to twice the TTL, in a context
-// disconnected from ctx so it runs after a cancellation too). Afterwards no
-// attempt of the scope's sections runs. A failed release is returned and
-// logged; the lock then expires by its TTL. Calling it again does nothing.
+// Release ends the scope: it cancels the scope's context, stops the keeper
+// and releases the lease (the ReleaseLease activity, retried for up to
+// twice the TTL, in a context disconnected from ctx so it runs after a
+// cancellation too). Afterwards no attempt of the scope's sections takes
+// a token again; one still running learns it at its next extension (within
+// one interval), and until then only the fencing token keeps its writes
+// out. A failed release is returned and logged; the lock then expires by
+// its TTL. Calling it again does nothing.
 func (s *Scope) Release(ctx workflow.Context) error {
 	if s.ended {
 		return nil
 	}
 	s.ended = true
+	s.cancel()
 	s.stopKeeper()
 	return s.release(ctx)
 }
@@ -142,7 +151,7 @@ func (s *Scope) release(ctx workflow.Context) error {
 var keeperRetry = temporal.RetryPolicy{
 	InitialInterval:    100 * time.Millisecond,
 	BackoffCoefficient: 2,
-	MaximumInterval:    time.Second,
+	MaximumInterval:    activities.KeeperRestart,
 }
 
 // keeperAttempt bounds one keeper attempt; a longer scope continues in the

@@ -57,7 +57,8 @@ func TestScopeKeepsTheLeaseAcrossATimer(t *testing.T) {
 // is still released.
 func TestLossCancelsTheScope(t *testing.T) {
 	r := &recorder{
-		keepErr: temporal.NewNonRetryableApplicationError("lost", activities.ErrorTypeLeaseLost, nil),
+		keepErr:       temporal.NewNonRetryableApplicationError("lost", activities.ErrorTypeLeaseLost, nil),
+		keepFailAfter: 300 * time.Millisecond, // while the section runs
 		body: func(ctx context.Context) error {
 			for {
 				activity.RecordHeartbeat(ctx)
@@ -81,7 +82,8 @@ func TestLossCancelsTheScope(t *testing.T) {
 // the scope too: nothing keeps the lease any more.
 func TestKeeperFailureFailsTheScope(t *testing.T) {
 	r := &recorder{
-		keepErr: temporal.NewNonRetryableApplicationError("not registered", "ActivityNotRegisteredError", nil),
+		keepErr:       temporal.NewNonRetryableApplicationError("not registered", "ActivityNotRegisteredError", nil),
+		keepFailAfter: 300 * time.Millisecond,
 		body: func(ctx context.Context) error {
 			<-ctx.Done()
 			return ctx.Err()

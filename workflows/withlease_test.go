@@ -25,8 +25,9 @@ type recorder struct {
 	// releaseErr, when set, is what the release activity fails with.
 	releaseErr error
 	// keepErr, when set, is what the keeper fails with.
-	keepErr error
-	kept    int // keeper attempts started
+	keepErr       error
+	keepFailAfter time.Duration // how long the keeper runs before failing with keepErr
+	kept          int           // keeper attempts started
 }
 
 func (r *recorder) add(call string) {
@@ -54,9 +55,9 @@ func (r *recorder) keep(ctx context.Context, l activities.LeaseInfo) error {
 	r.mu.Lock()
 	r.kept++
 	r.mu.Unlock()
-	for {
+	for start := time.Now(); ; {
 		activity.RecordHeartbeat(ctx)
-		if r.keepErr != nil {
+		if r.keepErr != nil && time.Since(start) >= r.keepFailAfter {
 			return r.keepErr
 		}
 		select {
@@ -144,8 +145,8 @@ func TestReleaseRunsWhenTheWorkflowIsCancelled(t *testing.T) {
 	env := newEnv(t, r)
 	env.RegisterDelayedCallback(env.CancelWorkflow, time.Second)
 	env.ExecuteWorkflow(workflows.ExclusiveJobName, job(workflows.LeaseOptions{}))
-	if err := env.GetWorkflowError(); !workflows.IsCanceled(err) {
-		t.Fatalf("workflow error %v, want cancellation", err)
+	if err := env.GetWorkflowError(); !workflows.IsCanceled(err) || activities.IsLeaseLost(err) {
+		t.Fatalf("workflow error %v, want cancellation (and no LeaseLost: nothing was lost)", err)
 	}
 	assertCalls(t, r.Calls(), "acquire", "section", "release")
 }

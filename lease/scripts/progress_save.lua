@@ -13,15 +13,17 @@
 -- The value is "<token>:<seq>:<progress>". Returns 1 when the progress is
 -- stored (or this very save already was): the scope holds the lock here
 -- and the counter is not past the attempt's token, so no newer attempt
--- took a token here. Returns 0 otherwise, and for a save older than the
--- stored one: nothing changed. A fenced-out attempt never overwrites a
+-- took a token here. Returns 0 when the counter is past the token (a newer
+-- attempt took one), and for a save older than the stored one; 2 when the
+-- lock is not the scope's here but the counter did not move (it expired,
+-- or the node lost it): nothing changed. A fenced-out attempt never overwrites a
 -- newer one's. (A node the newer attempt did not reach may still take an
 -- older attempt's save; LoadProgress reads past such a minority.)
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then
-  return 0
-end
 if tonumber(redis.call('GET', KEYS[2]) or '0') > tonumber(ARGV[2]) then
   return 0
+end
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return 2
 end
 local token, seq = tonumber(ARGV[2]), tonumber(ARGV[4])
 local old = redis.call('HGET', KEYS[3], ARGV[3])

@@ -16,8 +16,9 @@
 -- ARGV[6]  fence floor in microseconds (first, resume); the token (raise)
 -- ARGV[7]  ARGV[8] ARGV[9]: the restart guard, as in acquire.lua
 -- ARGV[10] how long the record outlives the last touch, in milliseconds
--- ARGV[11] the caller's attempt epoch (first, resume, raise): orders the
---          attempts acting for the scope; ignored by keep
+-- ARGV[11] the caller's attempt epoch: orders the attempts acting for the
+--          scope; for keep, "" (a keeper acts for every attempt) or the
+--          epoch of the section that keeps
 --
 -- The record says what this node knows of the holder's scope:
 --   "<counter>|<attempt>|<owner>"  the scope <owner> holds the lock here,
@@ -52,9 +53,9 @@
 -- Returns {4, 0} (resume, keep) when this node has no record of the scope
 --   and not its lock: it never held the lock here, or the node lost its
 --   data: nothing changed.
--- Returns {6, 0} (first, resume, raise) when a later attempt of the scope
---   took a token here, or (raise) when the counter is already past the
---   token: the caller is stale; nothing changed.
+-- Returns {6, 0} when a later attempt of the scope took a token here
+--   (keep: only when the caller names its attempt), or (raise) when the
+--   counter is already past the token: the caller is stale; nothing changed.
 -- Returns {5, 0} when the scope was released here (ReleaseScope at or
 --   after its epoch): the scope is over; nothing changed.
 -- Returns {2, ms} when the node is guarded for ms more (see guard.lua).
@@ -87,7 +88,7 @@ if record ~= false then
     end
   elseif tail == owner then
     counted, recorded, attempt = tonumber(head), tail, mid
-    if op ~= 'keep' and ARGV[11] < attempt then
+    if ARGV[11] < attempt and (op ~= 'keep' or ARGV[11] ~= '') then
       return {6, 0}
     end
   else
