@@ -46,7 +46,7 @@ func (a *Activities) Register(r worker.ActivityRegistry) {
 // error when the activity is cancelled.
 func (a *Activities) AcquireLease(ctx context.Context, req AcquireRequest) (LeaseInfo, error) {
 	info := req.Lease
-	grant, err := acquireHeartbeating(ctx, a.client, info, req.Wait, nil)
+	grant, err := acquireHeartbeating(ctx, a.client, info, req.Wait, true)
 	if err != nil {
 		return LeaseInfo{}, err
 	}
@@ -80,20 +80,22 @@ type Waiting struct {
 	Attempts int
 }
 
-// acquireHeartbeating acquires info's scope with a fresh token. A scope not
-// known to have started (!info.Started()) may take the lock where it never
-// held it, and waits for it: in slices of at most one heartbeat interval,
+// acquireHeartbeating acquires info's scope with a fresh token. AcquireLease
+// starts the scope (start: no work of it can have run, lease.ScopeStart); a
+// section of a scope not known to have started (!info.Started()) may take
+// the lock where it never held it (lease.ScopeFirst). Both wait for it: in slices of at most one heartbeat interval,
 // heartbeating between them, until wait (0: until ctx ends) has passed. A
 // started scope is only continued, and a failure without proof of loss is
 // returned as a retryable error.
-func acquireHeartbeating(ctx context.Context, client *lease.Client, info LeaseInfo, wait time.Duration, beat func(Waiting)) (lease.ScopeGrant, error) {
+func acquireHeartbeating(ctx context.Context, client *lease.Client, info LeaseInfo, wait time.Duration, start bool) (lease.ScopeGrant, error) {
 	opts := []lease.ScopeOption{lease.ScopeTTL(info.TTL), lease.ScopeAttempt(attemptEpoch(ctx))}
-	if !info.Started() {
+	switch {
+	case start:
+		opts = append(opts, lease.ScopeStart())
+	case !info.Started():
 		opts = append(opts, lease.ScopeFirst())
 	}
-	if beat == nil {
-		beat = func(w Waiting) { activity.RecordHeartbeat(ctx, w) }
-	}
+	beat := func(w Waiting) { activity.RecordHeartbeat(ctx, w) }
 	slice := heartbeatInterval(activity.GetInfo(ctx).HeartbeatTimeout)
 	var deadline time.Time
 	if wait > 0 {

@@ -138,7 +138,7 @@ func Run[T any](ctx context.Context, a *Activities, info LeaseInfo, fn func(ctx 
 			info.Resource, ttl, actInfo.HeartbeatTimeout, interval, KeeperRestart))
 	}
 
-	grant, err := acquireHeartbeating(ctx, a.client, info, 0, nil)
+	grant, err := acquireHeartbeating(ctx, a.client, info, 0, false)
 	if err != nil {
 		return zero, err
 	}

@@ -86,6 +86,7 @@ type scopeConfig struct {
 	ttl     time.Duration
 	wait    time.Duration
 	first   bool
+	start   bool
 	attempt Epoch
 }
 
@@ -112,6 +113,15 @@ func ScopeWait(d time.Duration) ScopeOption {
 // continuous there). Default: off.
 func ScopeFirst() ScopeOption {
 	return func(c *scopeConfig) error { c.first = true; return nil }
+}
+
+// ScopeStart is ScopeFirst for an acquisition that no work of the scope
+// can have preceded (for Temporal: AcquireLease, whose result the workflow
+// has not seen): it takes the lock wherever the scope does not hold it and
+// no other owner does, whatever the nodes remember of the scope, except a
+// release (ErrScopeEnded). Default: off.
+func ScopeStart() ScopeOption {
+	return func(c *scopeConfig) error { c.first, c.start = true, true; return nil }
 }
 
 // ScopeAttempt orders the attempts that act for one scope (for Temporal:
@@ -209,7 +219,7 @@ func (c *Client) acquireScope(ctx context.Context, resource, owner string, opts 
 	s := scopeCall{c: c, resource: resource, owner: owner, holder: holder, epoch: epoch, ttl: sc.ttl, attempt: sc.attempt}
 	var grant ScopeGrant
 	try := func() (err error) {
-		grant, err = s.acquire(ctx, sc.first)
+		grant, err = s.acquire(ctx, sc.first, sc.start)
 		return err
 	}
 	if sc.wait == 0 {
@@ -326,6 +336,9 @@ type scopeTally struct {
 	held       []int   // nodes where the scope holds the lock now
 	fences     []int64 // by node: the counter each held node returned
 	fresh      []int   // held nodes where this round took a lock the scope never held
+	// ignoreRecords: a start (ScopeStart) counts fresh grants whatever the
+	// nodes remember of the scope.
+	ignoreRecords bool
 	lost       int     // ErrScopeLost and ErrScopeEnded answers
 	released   int     // ErrScopeEnded answers
 	unknown    int     // ErrNoScopeRecord answers
@@ -348,7 +361,10 @@ func (s scopeCall) op(what string, arg int64) *op {
 
 // round sends op what to targets and sorts the answers; it stops once a
 // quorum holds or a quorum can no longer be reached.
-func (s scopeCall) round(ctx context.Context, targets []int, what string, arg int64, need int) (scopeTally, error) {
+// With full, a round that cannot reach need still waits for every answer
+// (or the node timeout): a first acquisition that fails must know every
+// node it took, to take them back.
+func (s scopeCall) round(ctx context.Context, targets []int, what string, arg int64, need int, full bool) (scopeTally, error) {
 	c := s.c
 	t := scopeTally{fences: make([]int64, len(c.nodes))}
 	err := c.round(ctx, ctx, targets, s.op(what, arg), func(r reply) bool {
@@ -390,7 +406,7 @@ func (s scopeCall) round(ctx context.Context, targets []int, what string, arg in
 			t.failed = append(t.failed, c.nodeError(reply{node: r.node, err: errUnexpected(r.val)}))
 		}
 		granted := t.granted()
-		return granted >= need || granted+t.pending(len(targets)) < need
+		return granted >= need || (!full && granted+t.pending(len(targets)) < need)
 	})
 	sortNodes(t.failed)
 	return t, err
@@ -401,7 +417,7 @@ func (s scopeCall) round(ctx context.Context, targets []int, what string, arg in
 // start. A first acquisition then counts only nodes where the scope held
 // the lock before: a fresh grant is no evidence of continuity.
 func (t scopeTally) recordSeen() bool {
-	return len(t.held) > len(t.fresh) || t.lost > 0 || t.superseded > 0
+	return !t.ignoreRecords && (len(t.held) > len(t.fresh) || t.lost > 0 || t.superseded > 0)
 }
 
 // granted is how many nodes count towards the quorum (see recordSeen).
@@ -425,7 +441,7 @@ func (s scopeCall) gone(t scopeTally, countUnknown bool) bool {
 	return lost > len(s.c.nodes)-s.c.quorum
 }
 
-func (s scopeCall) acquire(ctx context.Context, first bool) (ScopeGrant, error) {
+func (s scopeCall) acquire(ctx context.Context, first, start bool) (ScopeGrant, error) {
 	c := s.c
 	if err := ctx.Err(); err != nil {
 		return ScopeGrant{}, errors.Join(ErrNotAcquired, err)
@@ -433,11 +449,22 @@ func (s scopeCall) acquire(ctx context.Context, first bool) (ScopeGrant, error) 
 	c.inflight.RLock()
 	defer c.inflight.RUnlock()
 	what := "resume"
-	if first {
+	switch {
+	case start:
+		what = "start"
+	case first:
 		what = "first"
 	}
-	start := c.cfg.clock.now()
-	t, err := s.round(ctx, c.allNodes(), what, fenceFloor(time.Now()), c.quorum)
+	began := c.cfg.clock.now()
+	t, err := s.round(ctx, c.allNodes(), what, fenceFloor(time.Now()), c.quorum, first && !start)
+	if start {
+		t.ignoreRecords = true
+		if t.released > 0 && err == nil {
+			// Only the scope's own release writes that: it is over.
+			s.undo(ctx, t.fresh)
+			return ScopeGrant{}, errors.Join(ErrLost, ErrScopeEnded, c.notAcquired(s.resource, 0, t.failed, false))
+		}
+	}
 	switch {
 	case err != nil:
 		s.undo(ctx, t.fresh)
@@ -486,7 +513,7 @@ func (s scopeCall) acquire(ctx context.Context, first bool) (ScopeGrant, error) 
 		}
 	}
 	if need := c.quorum - (len(t.held) - len(behind)); need > 0 {
-		r, err := s.round(ctx, behind, "raise", token, need)
+		r, err := s.round(ctx, behind, "raise", token, need, false)
 		if err != nil || len(r.held) < need {
 			if err == nil {
 				err = c.notAcquired(s.resource, len(t.held)-len(behind)+len(r.held), r.failed, false)
@@ -498,7 +525,7 @@ func (s scopeCall) acquire(ctx context.Context, first bool) (ScopeGrant, error) 
 			return ScopeGrant{}, errors.Join(ErrNotAcquired, err)
 		}
 	}
-	validUntil := start.add(s.ttl - c.cfg.drift(s.ttl))
+	validUntil := began.add(s.ttl - c.cfg.drift(s.ttl))
 	if !validUntil.after(c.cfg.clock.now()) {
 		s.undo(ctx, t.fresh)
 		return ScopeGrant{}, c.notAcquired(s.resource, len(t.held), t.failed, true)
@@ -524,7 +551,7 @@ func (s scopeCall) keep(ctx context.Context, started bool) (ScopeKept, error) {
 	c.inflight.RLock()
 	defer c.inflight.RUnlock()
 	start := c.cfg.clock.now()
-	t, err := s.round(ctx, c.allNodes(), "keep", 0, c.quorum)
+	t, err := s.round(ctx, c.allNodes(), "keep", 0, c.quorum, false)
 	if err != nil {
 		return ScopeKept{}, err
 	}

@@ -304,3 +304,33 @@ func TestEndScopeAndKeepAreFencedByAttempt(t *testing.T) {
 		t.Fatalf("keeper after EndScope: %v, want ErrScopeEnded", err)
 	}
 }
+
+// ScopeStart (no work of the scope can have run yet) starts the scope
+// whatever the nodes remember of it — leftovers of earlier attempts, or a
+// holder that came in between — where ScopeFirst reports the loss; after
+// the scope's release it refuses too.
+func TestScopeStartIgnoresLeftoversButNotARelease(t *testing.T) {
+	ctx := context.Background()
+	c, _ := newClient(t, 3, lease.WithTTL(300*time.Millisecond), lease.WithNodeTimeout(50*time.Millisecond))
+	owner := scopeOwner(t, "h", 1)
+	if _, err := c.AcquireScope(ctx, "job", owner, lease.ScopeStart()); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(400 * time.Millisecond)
+	other := mustAcquire(t, c, "job")
+	if err := other.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.AcquireScope(ctx, "job", owner, lease.ScopeFirst()); !errors.Is(err, lease.ErrLost) {
+		t.Fatalf("ScopeFirst after another holder: %v, want ErrLost", err)
+	}
+	if _, err := c.AcquireScope(ctx, "job", owner, lease.ScopeStart()); err != nil {
+		t.Fatalf("ScopeStart after another holder: %v", err)
+	}
+	if err := c.ReleaseScope(ctx, "job", "h", lease.NewEpoch(2, 0), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.AcquireScope(ctx, "job", owner, lease.ScopeStart()); !errors.Is(err, lease.ErrScopeEnded) {
+		t.Fatalf("ScopeStart after the release: %v, want ErrScopeEnded", err)
+	}
+}

@@ -12,8 +12,8 @@
 -- ARGV[2]  ttl in milliseconds
 -- ARGV[3]  the holder prefix "holder#"
 -- ARGV[4]  the scope's epoch (the epoch in ARGV[1])
--- ARGV[5]  what to do: "first", "resume", "keep" or "raise"
--- ARGV[6]  fence floor in microseconds (first, resume); the token (raise)
+-- ARGV[5]  what to do: "start", "first", "resume", "keep" or "raise"
+-- ARGV[6]  fence floor in microseconds (start, first, resume); the token (raise)
 -- ARGV[7]  ARGV[8] ARGV[9]: the restart guard, as in acquire.lua
 -- ARGV[10] how long the record outlives the last touch, in milliseconds
 -- ARGV[11] the caller's attempt epoch: orders the attempts acting for the
@@ -38,6 +38,8 @@
 --   first   take the lock for the scope: also where the scope never held
 --           it (a free lock, another holder's tombstone, an earlier scope
 --           of the holder); a fresh token.
+--   start   first, for an acquisition no work of the scope can have
+--           preceded: where the scope lost the node, take it afresh.
 --   resume  the same, only where the record proves the scope still holds
 --           the node: a fresh token (a newer attempt fences out older ones).
 --   keep    extend where the scope still holds the node; no new token.
@@ -111,15 +113,19 @@ if current ~= owner then
       return {5, 0} -- this holder released at or after the scope's start
     end
   end
+  -- A tombstone is no grant (a release plants it on a free node): only a
+  -- lock or a moved counter shows that someone else was granted here.
+  local moved = recorded ~= nil and ((current ~= false and not tombstone) or fence ~= counted)
+  if moved and op == 'start' then
+    recorded = nil -- nothing of the scope ran yet: start afresh
+  end
   if recorded ~= nil then
-    -- A tombstone is no grant (a release plants it on a free node): only
-    -- a lock or a moved counter shows that someone else was granted here.
-    if (current ~= false and not tombstone) or fence ~= counted then
+    if moved then
       return {3, 0}
     end
     -- expired here, and nobody got a token since: put the lock back
     redis.call('SET', KEYS[1], owner, 'PX', ARGV[2])
-  elseif op ~= 'first' then
+  elseif op ~= 'first' and op ~= 'start' then
     return {4, 0}
   else
     fresh = 1
@@ -154,7 +160,7 @@ if op == 'raise' then
   end
 elseif op == 'keep' then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
-else
+else -- start, first, resume
   fence = math.max(fence + 1, tonumber(ARGV[6]))
   if fence > MAX_FENCE then
     return redis.error_reply('ERR redlease: fence counter exhausted')
@@ -162,7 +168,7 @@ else
   redis.call('SET', KEYS[2], string.format('%.0f', fence))
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
-if (op == 'first' or op == 'resume') and ARGV[11] > attempt then
+if op ~= 'keep' and op ~= 'raise' and ARGV[11] > attempt then
   attempt = ARGV[11]
 end
 redis.call('SET', KEYS[4], string.format('%.0f|', fence) .. attempt .. '|' .. owner, 'PX', ARGV[10])
