@@ -333,17 +333,17 @@ type scopeCall struct {
 
 // scopeTally sorts the nodes' answers to a scope round.
 type scopeTally struct {
-	held       []int   // nodes where the scope holds the lock now
-	fences     []int64 // by node: the counter each held node returned
-	fresh      []int   // held nodes where this round took a lock the scope never held
+	held   []int   // nodes where the scope holds the lock now
+	fences []int64 // by node: the counter each held node returned
+	fresh  []int   // held nodes where this round took a lock the scope never held
 	// ignoreRecords: a start (ScopeStart) counts fresh grants whatever the
 	// nodes remember of the scope.
 	ignoreRecords bool
-	lost       int     // ErrScopeLost and ErrScopeEnded answers
-	released   int     // ErrScopeEnded answers
-	unknown    int     // ErrNoScopeRecord answers
-	superseded int     // ErrSuperseded answers
-	failed     []*NodeError
+	lost          int // ErrScopeLost and ErrScopeEnded answers
+	released      int // ErrScopeEnded answers
+	unknown       int // ErrNoScopeRecord answers
+	superseded    int // ErrSuperseded answers
+	failed        []*NodeError
 }
 
 func (s scopeCall) op(what string, arg int64) *op {
