@@ -155,7 +155,6 @@ func Run[T any](ctx context.Context, a *Activities, info LeaseInfo, fn func(ctx 
 	work, lost := context.WithCancelCause(ctx)
 	defer lost(nil)
 	section := &Section{work: work, lost: lost, client: a.client, info: info, token: grant.Token, field: actInfo.ActivityID, resumed: resumed, saved: resumed}
-	activity.RecordHeartbeat(ctx, section.heartbeat())
 	type result struct {
 		value T
 		err   error
@@ -165,6 +164,9 @@ func Run[T any](ctx context.Context, a *Activities, info LeaseInfo, fn func(ctx 
 		v, err := fn(work, section)
 		done <- result{v, err}
 	}()
+	// The first heartbeat goes to the server at once (later ones are
+	// throttled): after fn has started, so the handoff does not wait for it.
+	activity.RecordHeartbeat(ctx, section.heartbeat())
 
 	// The validity is checked at least every second: a timer alone would
 	// not count time the machine spent suspended.
