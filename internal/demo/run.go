@@ -45,7 +45,11 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 			// the TTL only has to outlast the heartbeat timeout plus the
 			// extension interval (the timing rule: 6 s > 2 s + 1 s). The
 			// takeover after the crash comes after the 2 s heartbeat timeout.
-			Lease: workflows.LeaseOptions{TTL: 6 * time.Second, HeartbeatTimeout: 2 * time.Second},
+			// AcquireInSection: each job's section waits for the resource in
+			// Redis, so a handoff needs no workflow task (after the crash,
+			// one cached on the dead worker would wait for the sticky
+			// queue's timeout first).
+			Lease: workflows.LeaseOptions{TTL: 6 * time.Second, HeartbeatTimeout: 2 * time.Second, AcquireInSection: true},
 		}
 		if _, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: ids[i], TaskQueue: taskQueue}, workflows.ExclusiveJobName, req); err != nil {
 			return fmt.Errorf("start %s: %w", ids[i], err)
