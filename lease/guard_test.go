@@ -11,10 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/redlease/redlease/lease"
 	"github.com/redlease/redlease/lease/leasetest"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 )
 
 // holdBareQuorum acquires resource so that it sits on nodes 0, 1 and 2 of
@@ -361,12 +358,7 @@ func TestRestartGuardCoversTheLongestTTL(t *testing.T) {
 
 // Spans and metrics say which node is guarded and until when.
 func TestGuardIsObservable(t *testing.T) {
-	spans := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
-	reader := sdkmetric.NewManualReader()
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	t.Cleanup(func() { _ = tp.Shutdown(context.Background()); _ = mp.Shutdown(context.Background()) })
-	c, cluster := newClient(t, 3, lease.WithTracerProvider(tp), lease.WithMeterProvider(mp))
+	spans, reader, c, cluster := observedClient(t)
 	ctx := context.Background()
 	if err := cluster.Nodes[2].Restart(ctx); err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/redlease/redlease/lease"
+	"github.com/redlease/redlease/lease/leasetest"
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
@@ -128,12 +129,7 @@ func attrs(s sdktrace.ReadOnlySpan) map[attribute.Key]string {
 // Scope operations have spans of their own, with the outcome, the token
 // of an acquisition, and no owner value; a scope found lost counts as lost.
 func TestSpansOfAScope(t *testing.T) {
-	spans := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
-	reader := sdkmetric.NewManualReader()
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	t.Cleanup(func() { _ = tp.Shutdown(context.Background()); _ = mp.Shutdown(context.Background()) })
-	c, cluster := newClient(t, 3, lease.WithTracerProvider(tp), lease.WithMeterProvider(mp))
+	spans, reader, c, cluster := observedClient(t)
 	ctx := context.Background()
 	owner := scopeOwner(t, "h", 1)
 	g, err := c.AcquireScope(ctx, "traced", owner, lease.ScopeFirst())
@@ -194,4 +190,16 @@ func TestSpansOfAScope(t *testing.T) {
 	if lost != 1 {
 		t.Fatalf("%s = %d, want 1", lease.MetricLost, lost)
 	}
+}
+
+// observedClient is a Client on 3 nodes whose spans and metrics are recorded.
+func observedClient(t *testing.T) (*tracetest.SpanRecorder, *sdkmetric.ManualReader, *lease.Client, *leasetest.Cluster) {
+	t.Helper()
+	spans := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()); _ = mp.Shutdown(context.Background()) })
+	c, cluster := newClient(t, 3, lease.WithTracerProvider(tp), lease.WithMeterProvider(mp))
+	return spans, reader, c, cluster
 }

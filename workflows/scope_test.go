@@ -7,7 +7,6 @@ import (
 
 	"github.com/redlease/redlease/activities"
 	"github.com/redlease/redlease/workflows"
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 )
@@ -59,16 +58,7 @@ func TestLossCancelsTheScope(t *testing.T) {
 	r := &recorder{
 		keepErr:       temporal.NewNonRetryableApplicationError("lost", activities.ErrorTypeLeaseLost, nil),
 		keepFailAfter: 300 * time.Millisecond, // while the section runs
-		body: func(ctx context.Context) error {
-			for {
-				activity.RecordHeartbeat(ctx)
-				select {
-				case <-ctx.Done():
-					return ctx.Err()
-				case <-time.After(10 * time.Millisecond):
-				}
-			}
-		},
+		body:          heartbeatUntilCancelled,
 	}
 	env := newEnv(t, r)
 	env.ExecuteWorkflow(workflows.ExclusiveJobName, job(workflows.LeaseOptions{}))

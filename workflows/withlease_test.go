@@ -131,17 +131,21 @@ func TestReleaseRunsWhenTheSectionFails(t *testing.T) {
 	assertCalls(t, r.Calls(), "acquire", "section", "release")
 }
 
-func TestReleaseRunsWhenTheWorkflowIsCancelled(t *testing.T) {
-	r := &recorder{body: func(ctx context.Context) error {
-		for {
-			activity.RecordHeartbeat(ctx)
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(10 * time.Millisecond):
-			}
+// heartbeatUntilCancelled is a section body that runs until its activity
+// is cancelled.
+func heartbeatUntilCancelled(ctx context.Context) error {
+	for {
+		activity.RecordHeartbeat(ctx)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
 		}
-	}}
+	}
+}
+
+func TestReleaseRunsWhenTheWorkflowIsCancelled(t *testing.T) {
+	r := &recorder{body: heartbeatUntilCancelled}
 	env := newEnv(t, r)
 	env.RegisterDelayedCallback(env.CancelWorkflow, time.Second)
 	env.ExecuteWorkflow(workflows.ExclusiveJobName, job(workflows.LeaseOptions{}))
