@@ -530,7 +530,34 @@ func (s scopeCall) acquire(ctx context.Context, first, start bool) (ScopeGrant, 
 		s.undo(ctx, t.fresh)
 		return ScopeGrant{}, c.notAcquired(s.resource, len(t.held), t.failed, true)
 	}
+	s.heal(t)
 	return ScopeGrant{Token: token, validUntil: validUntil, clock: c.cfg.clock}, nil
+}
+
+// heal copies the scope's lock, in the background, to the nodes that did
+// not answer this round with a hold or a proof of loss: no record there
+// (they missed the acquisition), no answer, or not answered yet. Sent only
+// after a quorum held the scope in this round, it never makes up a quorum;
+// it keeps the scope from depending on exactly the nodes it happened to
+// reach, which a later failure of some of them would make a permanent
+// stall.
+func (s scopeCall) heal(t scopeTally) {
+	skip := make([]bool, len(s.c.nodes))
+	for _, i := range t.held {
+		skip[i] = true
+	}
+	for _, ne := range t.failed {
+		skip[ne.Node] = !errors.Is(ne.Err, ErrNoScopeRecord) && !errors.Is(ne.Err, ErrNodeTimeout)
+	}
+	var targets []int
+	for i, done := range skip {
+		if !done {
+			targets = append(targets, i)
+		}
+	}
+	if len(targets) > 0 {
+		s.c.sendTo(targets, s.op("heal", 0))
+	}
 }
 
 // undo takes back the locks a failed first acquisition took on nodes where
@@ -556,6 +583,7 @@ func (s scopeCall) keep(ctx context.Context, started bool) (ScopeKept, error) {
 		return ScopeKept{}, err
 	}
 	if len(t.held) >= c.quorum {
+		s.heal(t)
 		fence := int64(0)
 		for _, i := range t.held {
 			fence = max(fence, t.fences[i])

@@ -334,3 +334,41 @@ func TestScopeStartIgnoresLeftoversButNotARelease(t *testing.T) {
 		t.Fatalf("ScopeStart after the release: %v, want ErrScopeEnded", err)
 	}
 }
+
+// A node that missed the scope's acquisition (here: it was down, and came
+// back new) gets the lock copied once a quorum holds the scope, so the
+// scope survives losing two of the nodes it did reach. (Without the copy,
+// a scope on 5 nodes that missed one could not go on after two others
+// died: a section retried forever.)
+func TestScopeHealsANodeThatMissedTheAcquisition(t *testing.T) {
+	ctx := context.Background()
+	c, cluster := newClient(t, 5, lease.WithTTL(2*time.Second), lease.WithNodeTimeout(100*time.Millisecond))
+	owner := scopeOwner(t, "h", 1)
+	if err := cluster.Nodes[2].Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.AcquireScope(ctx, "job", owner, lease.ScopeStart()); err != nil {
+		t.Fatal(err)
+	}
+	if err := cluster.Nodes[2].Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := cluster.Nodes[2].InitNew(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 3*time.Second, "a keep heals node 2", func() bool {
+		_, _ = c.KeepScope(ctx, "job", owner, 2*time.Second, true)
+		return lockValues(t, cluster, "job")[2] == owner
+	})
+	for _, i := range []int{3, 4} {
+		if err := cluster.Nodes[i].Kill(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.KeepScope(ctx, "job", owner, 2*time.Second, true); err != nil {
+		t.Fatalf("keep with nodes 3 and 4 dead: %v", err)
+	}
+	if _, err := c.AcquireScope(ctx, "job", owner); err != nil {
+		t.Fatalf("a section with nodes 3 and 4 dead: %v", err)
+	}
+}

@@ -12,7 +12,7 @@
 -- ARGV[2]  ttl in milliseconds
 -- ARGV[3]  the holder prefix "holder#"
 -- ARGV[4]  the scope's epoch (the epoch in ARGV[1])
--- ARGV[5]  what to do: "start", "first", "resume", "keep" or "raise"
+-- ARGV[5]  what to do: "start", "first", "resume", "keep", "raise" or "heal"
 -- ARGV[6]  fence floor in microseconds (start, first, resume); the token (raise)
 -- ARGV[7]  ARGV[8] ARGV[9]: the restart guard, as in acquire.lua
 -- ARGV[10] how long the record outlives the last touch, in milliseconds
@@ -44,6 +44,11 @@
 --           the node: a fresh token (a newer attempt fences out older ones).
 --   keep    extend where the scope still holds the node; no new token.
 --   raise   raise the counter to the token where the lock is the scope's.
+--   heal    sent only once a quorum holds the scope (this very round): put
+--           the lock on a node that has no record of the scope and no
+--           other owner's lock — it missed the acquisition (a timed-out
+--           request) — so that the scope does not depend on the nodes it
+--           happened to reach; a node the scope lost stays lost.
 --
 -- Returns {1, counter, fresh} when the scope holds the lock here now
 --   (counter: the token handed out, or the current counter for keep and
@@ -90,7 +95,7 @@ if record ~= false then
     end
   elseif tail == owner then
     counted, recorded, attempt = tonumber(head), tail, mid
-    if ARGV[11] < attempt and (op ~= 'keep' or ARGV[11] ~= '') then
+    if ARGV[11] < attempt and ((op ~= 'keep' and op ~= 'heal') or ARGV[11] ~= '') then
       return {6, 0}
     end
   else
@@ -125,6 +130,13 @@ if current ~= owner then
     end
     -- expired here, and nobody got a token since: put the lock back
     redis.call('SET', KEYS[1], owner, 'PX', ARGV[2])
+  elseif op == 'heal' then
+    -- no record here: copy the lock where no other owner holds it, the
+    -- scope holding a quorum (see scope.go); the counter stays
+    if current ~= false and not tombstone then
+      return {0, redis.call('PTTL', KEYS[1])}
+    end
+    redis.call('SET', KEYS[1], owner, 'PX', ARGV[2])
   elseif op ~= 'first' and op ~= 'start' then
     return {4, 0}
   else
@@ -158,7 +170,7 @@ if op == 'raise' then
     fence = token
     redis.call('SET', KEYS[2], ARGV[6])
   end
-elseif op == 'keep' then
+elseif op == 'keep' or op == 'heal' then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
 else -- start, first, resume
   fence = math.max(fence + 1, tonumber(ARGV[6]))
@@ -168,7 +180,7 @@ else -- start, first, resume
   redis.call('SET', KEYS[2], string.format('%.0f', fence))
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
-if op ~= 'keep' and op ~= 'raise' and ARGV[11] > attempt then
+if op ~= 'keep' and op ~= 'raise' and op ~= 'heal' and ARGV[11] > attempt then
   attempt = ARGV[11]
 end
 redis.call('SET', KEYS[4], string.format('%.0f|', fence) .. attempt .. '|' .. owner, 'PX', ARGV[10])
