@@ -2,7 +2,6 @@ package lease
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -261,15 +260,5 @@ func (o *observer) ended(held time.Duration, cause error) {
 
 // acquireOutcome classifies an Acquire error.
 func acquireOutcome(ctx context.Context, err error) string {
-	switch {
-	case err == nil:
-		return OutcomeAcquired
-	case errors.Is(err, ErrInvalidInput):
-		return OutcomeInvalid
-	case errors.Is(err, ErrClosed):
-		return OutcomeClosed
-	case ctx.Err() != nil:
-		return OutcomeCancelled
-	}
-	return OutcomeNotAcquired
+	return scopeOutcome(ctx, err, OutcomeAcquired, OutcomeNotAcquired)
 }

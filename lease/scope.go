@@ -197,26 +197,10 @@ func (c *Client) AcquireScope(ctx context.Context, resource, owner string, opts 
 }
 
 func (c *Client) acquireScope(ctx context.Context, resource, owner string, opts []ScopeOption) (ScopeGrant, error) {
-	sc := scopeConfig{ttl: c.cfg.ttl}
-	if err := checkResource(resource); err != nil {
-		return ScopeGrant{}, err
-	}
-	holder, epoch, err := parseScopeOwner(owner)
+	s, sc, err := c.newScopeCall(resource, owner, c.cfg.ttl, opts)
 	if err != nil {
 		return ScopeGrant{}, err
 	}
-	for _, opt := range opts {
-		if opt == nil {
-			return ScopeGrant{}, invalid("option", "nil ScopeOption")
-		}
-		if err := opt(&sc); err != nil {
-			return ScopeGrant{}, err
-		}
-	}
-	if err := c.cfg.checkTTL("lease ttl", sc.ttl); err != nil {
-		return ScopeGrant{}, err
-	}
-	s := scopeCall{c: c, resource: resource, owner: owner, holder: holder, epoch: epoch, ttl: sc.ttl, attempt: sc.attempt}
 	var grant ScopeGrant
 	try := func() (err error) {
 		grant, err = s.acquire(ctx, sc.first, sc.start)
@@ -226,6 +210,32 @@ func (c *Client) acquireScope(ctx context.Context, resource, owner string, opts 
 		return grant, try()
 	}
 	return grant, c.retryWhileRefused(ctx, resource, sc.wait, try)
+}
+
+// newScopeCall checks a scope operation's arguments — resource, owner
+// value, options, and the TTL (ttl, unless ScopeTTL sets it) — before any
+// node is touched.
+func (c *Client) newScopeCall(resource, owner string, ttl time.Duration, opts []ScopeOption) (scopeCall, scopeConfig, error) {
+	sc := scopeConfig{ttl: ttl}
+	if err := checkResource(resource); err != nil {
+		return scopeCall{}, sc, err
+	}
+	holder, epoch, err := parseScopeOwner(owner)
+	if err != nil {
+		return scopeCall{}, sc, err
+	}
+	for _, opt := range opts {
+		if opt == nil {
+			return scopeCall{}, sc, invalid("option", "nil ScopeOption")
+		}
+		if err := opt(&sc); err != nil {
+			return scopeCall{}, sc, err
+		}
+	}
+	if err := c.cfg.checkTTL("lease ttl", sc.ttl); err != nil {
+		return scopeCall{}, sc, err
+	}
+	return scopeCall{c: c, resource: resource, owner: owner, holder: holder, epoch: epoch, ttl: sc.ttl, attempt: sc.attempt}, sc, nil
 }
 
 // KeepScope extends the scope's lock on every node where the scope still
@@ -254,26 +264,11 @@ func (c *Client) KeepScope(ctx context.Context, resource, owner string, ttl time
 }
 
 func (c *Client) keepScope(ctx context.Context, resource, owner string, ttl time.Duration, started bool, opts []ScopeOption) (ScopeKept, error) {
-	if err := checkResource(resource); err != nil {
-		return ScopeKept{}, err
-	}
-	holder, epoch, err := parseScopeOwner(owner)
+	// ttl goes last: a ScopeTTL among opts does not override it.
+	s, _, err := c.newScopeCall(resource, owner, ttl, append(opts[:len(opts):len(opts)], ScopeTTL(ttl)))
 	if err != nil {
 		return ScopeKept{}, err
 	}
-	if err := c.cfg.checkTTL("lease ttl", ttl); err != nil {
-		return ScopeKept{}, err
-	}
-	var sc scopeConfig
-	for _, opt := range opts {
-		if opt == nil {
-			return ScopeKept{}, invalid("option", "nil ScopeOption")
-		}
-		if err := opt(&sc); err != nil {
-			return ScopeKept{}, err
-		}
-	}
-	s := scopeCall{c: c, resource: resource, owner: owner, holder: holder, epoch: epoch, ttl: ttl, attempt: sc.attempt}
 	return s.keep(ctx, started)
 }
 
@@ -317,8 +312,8 @@ func (c *Client) EndScope(ctx context.Context, resource, owner string, attempt E
 	if err != nil {
 		return err
 	}
-	if strings.ContainsAny(string(attempt), "#|") {
-		return invalid("attempt epoch", "%q contains '#' or '|'", attempt)
+	if err := ScopeAttempt(attempt)(&scopeConfig{}); err != nil {
+		return err
 	}
 	return c.releaseScope(ctx, resource, holder, attempt, tombstoneTTL, owner)
 }
