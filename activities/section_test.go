@@ -3,6 +3,7 @@ package activities_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -552,4 +553,32 @@ func TestLastSectionReleasesTheScope(t *testing.T) {
 	if _, err := client.Acquire(ctx, "ledger-2"); err == nil {
 		t.Fatal("a failed last section released the lease")
 	}
+}
+
+// A keeper that cannot get a quorum to extend the lease (a majority of
+// nodes paused) ends its attempt at once with a retryable error — so
+// Temporal restarts it without waiting for a heartbeat the SDK buffered —
+// and never calls that a loss.
+func TestKeeperWithoutQuorumEndsItsAttemptRetryably(t *testing.T) {
+	acts, client, cluster := newLeases(t, 3)
+	info := startedScope(t, client, "ledger", 10*time.Second)
+	for _, n := range cluster.Nodes[:2] {
+		if err := n.Pause(); err != nil {
+			t.Fatal(err)
+		}
+		defer n.Resume()
+	}
+	env, hbs := activityEnv()
+	acts.Register(env)
+	start := time.Now()
+	_, err := env.ExecuteActivity(activities.KeepName, info)
+	var appErr *temporal.ApplicationError
+	if err == nil || activities.IsLeaseLost(err) || (errors.As(err, &appErr) && appErr.NonRetryable()) ||
+		!strings.Contains(err.Error(), "not kept by a quorum") {
+		t.Fatalf("keeper without quorum: %v, want its retryable \"not kept by a quorum\"", err)
+	}
+	if hbs.count() != 0 {
+		t.Fatalf("the keeper heartbeated %d times without a quorum", hbs.count())
+	}
+	t.Logf("keeper attempt ended after %v: %v", time.Since(start).Round(time.Millisecond), err)
 }
