@@ -3,6 +3,7 @@ package lease
 import (
 	"context"
 	"fmt"
+	"github.com/redlease/redlease/internal/faultseam"
 	"reflect"
 	"strings"
 	"sync"
@@ -80,6 +81,9 @@ func New(nodes []Node, opts ...Option) (*Client, error) {
 		obs:    obs,
 	}
 	guardMs, windowMs := cfg.guard.Milliseconds(), cfg.guardWindow().Milliseconds()
+	if faultseam.Broken("guard") { // the fault suite's broken build: see internal/faultseam
+		windowMs = 0
+	}
 	c.guardArgs = [3]any{guardMs, windowMs, fmt.Sprintf("%d:%d:", guardMs, windowMs)}
 	for i, node := range c.nodes {
 		c.all = append(c.all, i)

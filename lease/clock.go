@@ -1,6 +1,10 @@
 package lease
 
-import "time"
+import (
+	"time"
+
+	"github.com/redlease/redlease/internal/faultseam"
+)
 
 // clock is what validity is measured on. Go's monotonic clock stops while
 // the machine is suspended (a VM paused, a laptop asleep), so a deadline on
@@ -50,6 +54,6 @@ func laterInstant(now, i, j instant) instant {
 type systemClock struct{}
 
 func (systemClock) now() instant {
-	now := time.Now()
+	now := faultseam.Now()
 	return instant{mono: now, wall: time.Duration(now.UnixNano())}
 }

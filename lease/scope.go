@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redlease/redlease/internal/faultseam"
 	"go.opentelemetry.io/otel/attribute"
 )
 
@@ -451,7 +452,7 @@ func (s scopeCall) acquire(ctx context.Context, first, start bool) (ScopeGrant, 
 		what = "first"
 	}
 	began := c.cfg.clock.now()
-	t, err := s.round(ctx, c.allNodes(), what, fenceFloor(time.Now()), c.quorum, first && !start)
+	t, err := s.round(ctx, c.allNodes(), what, fenceFloor(faultseam.Now()), c.quorum, first && !start)
 	if start {
 		t.ignoreRecords = true
 		if t.released > 0 && err == nil {
