@@ -1,0 +1,232 @@
+package chaos
+
+import (
+	"fmt"
+
+	"sort"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+)
+
+// byResource partitions porcupine operations by the resource in their
+// metadata: each resource is an independent lock and register.
+func byResource(history []porcupine.Operation) [][]porcupine.Operation {
+	parts := map[string][]porcupine.Operation{}
+	var order []string
+	for _, op := range history {
+		r := op.Metadata.(Record).Resource
+		if _, ok := parts[r]; !ok {
+			order = append(order, r)
+		}
+		parts[r] = append(parts[r], op)
+	}
+	out := make([][]porcupine.Operation, 0, len(order))
+	for _, r := range order {
+		out = append(out, parts[r])
+	}
+	return out
+}
+
+// tokenModel: every acquisition that returned a token got one above every
+// token returned before it began (I2 in real-time order). A failed
+// acquisition returns no token and constrains nothing, but it stays in
+// the history as the operation it was.
+var tokenModel = porcupine.Model{
+	Partition: byResource,
+	Init:      func() interface{} { return int64(0) },
+	Step: func(state, _, output interface{}) (bool, interface{}) {
+		r := output.(Record)
+		if r.Outcome != OK {
+			return true, state
+		}
+		if r.Token <= state.(int64) {
+			return false, state
+		}
+		return true, r.Token
+	},
+	DescribeOperation: func(_, output interface{}) string {
+		r := output.(Record)
+		if r.Outcome != OK {
+			return fmt.Sprintf("acquire p%dw%d: %s", r.Proc, r.Worker, r.Outcome)
+		}
+		return fmt.Sprintf("acquire p%dw%d → token %d", r.Proc, r.Worker, r.Token)
+	},
+	DescribeState:             func(s interface{}) string { return fmt.Sprintf("last token %d", s) },
+	DescribeOperationMetadata: func(m interface{}) string { return m.(Record).Err },
+}
+
+type regState struct {
+	tok int64
+	val string
+}
+
+// registerModel is the fenced register: a write is applied iff its token
+// is above the register's, a rejected write changes nothing, a read
+// returns the state; an operation without an answer may have been applied
+// or not.
+var registerModel = porcupine.NondeterministicModel{
+	Partition: byResource,
+	Init:      func() []interface{} { return []interface{}{regState{}} },
+	Step: func(state, _, output interface{}) []interface{} {
+		s, r := state.(regState), output.(Record)
+		switch {
+		case r.Kind == KindRegRead && r.Outcome == OK:
+			if r.RegToken == s.tok && r.Value == s.val {
+				return []interface{}{s}
+			}
+			return nil
+		case r.Kind == KindRegRead:
+			return []interface{}{s}
+		case r.Outcome == OK:
+			if r.Token > s.tok {
+				return []interface{}{regState{r.Token, r.Value}}
+			}
+			return nil
+		case r.Outcome == Rejected:
+			if r.Token <= s.tok {
+				return []interface{}{s}
+			}
+			return nil
+		default: // unknown
+			if r.Token > s.tok {
+				return []interface{}{s, regState{r.Token, r.Value}}
+			}
+			return []interface{}{s}
+		}
+	},
+	DescribeOperation: func(_, output interface{}) string {
+		r := output.(Record)
+		if r.Kind == KindRegRead {
+			return fmt.Sprintf("read → %d:%s (%s)", r.RegToken, r.Value, r.Outcome)
+		}
+		return fmt.Sprintf("write %d:%s → %s", r.Token, r.Value, r.Outcome)
+	},
+	DescribeState: func(s interface{}) string { return fmt.Sprintf("%d:%s", s.(regState).tok, s.(regState).val) },
+}
+
+// operations turns records into porcupine operations. An operation
+// without an answer (Unknown) stays open to the end of the history.
+func operations(records []Record, kinds ...string) []porcupine.Operation {
+	var end int64
+	for _, r := range records {
+		end = max(end, r.Return)
+	}
+	var ops []porcupine.Operation
+	for _, r := range records {
+		match := false
+		for _, k := range kinds {
+			match = match || r.Kind == k
+		}
+		if !match {
+			continue
+		}
+		ret := r.Return
+		if r.Outcome == Unknown {
+			ret = end + 1
+		}
+		ops = append(ops, porcupine.Operation{ClientId: r.Proc*100 + r.Worker, Call: r.Call, Return: ret, Output: r, Metadata: r})
+	}
+	return ops
+}
+
+// linearizability checks ops against model; on a violation it writes
+// porcupine's visualization to vizPath.
+func linearizability(model porcupine.Model, ops []porcupine.Operation, timeout time.Duration, vizPath string) (porcupine.CheckResult, error) {
+	res, info := porcupine.CheckOperationsVerbose(model, ops, timeout)
+	if res == porcupine.Illegal && vizPath != "" {
+		if err := porcupine.VisualizePath(model, info, vizPath); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// Overlap is two critical sections of one resource that ran at once.
+type Overlap struct {
+	A, B Record
+	// Broken names the assumption broken on purpose for one of them ("" if
+	// none): then the overlap is a cost, not a violation.
+	Broken string
+	// Expired: one of them ended with its lease no longer valid (the lease
+	// said so; a careful holder would not have trusted it).
+	Expired bool
+}
+
+// Violation reports whether this overlap breaks the promise: both leases
+// valid at the end of their sections, no assumption broken.
+func (o Overlap) Violation() bool { return o.Broken == "" && !o.Expired }
+
+func (o Overlap) String() string {
+	return fmt.Sprintf("%s: p%dw%d token %d [%d, %d] valid=%v and p%dw%d token %d [%d, %d] valid=%v (broken: %q)",
+		o.A.Resource, o.A.Proc, o.A.Worker, o.A.Token, o.A.Call, o.A.Return, o.A.Valid,
+		o.B.Proc, o.B.Worker, o.B.Token, o.B.Call, o.B.Return, o.B.Valid, o.Broken)
+}
+
+// overlaps finds every pair of sections on one resource that ran at once.
+// brokenFor names the assumption broken for a section, if any.
+func overlaps(records []Record, brokenFor func(Record) string) []Overlap {
+	secs := map[string][]Record{}
+	for _, r := range records {
+		if r.Kind == KindSection {
+			secs[r.Resource] = append(secs[r.Resource], r)
+		}
+	}
+	var out []Overlap
+	for _, list := range secs {
+		sort.Slice(list, func(i, j int) bool { return list[i].Call < list[j].Call })
+		var active []Record
+		for _, s := range list {
+			kept := active[:0]
+			for _, a := range active {
+				if a.Return > s.Call {
+					kept = append(kept, a)
+				}
+			}
+			active = kept
+			for _, a := range active {
+				if a.Proc == s.Proc && a.Worker == s.Worker {
+					continue
+				}
+				o := Overlap{A: a, B: s, Expired: !a.Valid || !s.Valid}
+				if o.Broken = brokenFor(a); o.Broken == "" {
+					o.Broken = brokenFor(s)
+				}
+				out = append(out, o)
+			}
+			active = append(active, s)
+		}
+	}
+	return out
+}
+
+// setLoss compares the acknowledged elements with a final set: lost are
+// acknowledged elements missing from it, dups elements present twice.
+func setLoss(acked []Record, final []string) (lost []Record, dups []string) {
+	seen := map[string]int{}
+	for _, e := range final {
+		seen[e]++
+		if seen[e] == 2 {
+			dups = append(dups, e)
+		}
+	}
+	for _, r := range acked {
+		if seen[r.Value] == 0 {
+			lost = append(lost, r)
+		}
+	}
+	return lost, dups
+}
+
+// window returns the records of resource within d of t, for a report.
+func window(records []Record, resource string, t int64, d time.Duration) []Record {
+	var out []Record
+	for _, r := range records {
+		if r.Resource == resource && r.Return >= t-int64(d) && r.Call <= t+int64(d) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+
