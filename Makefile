@@ -6,7 +6,7 @@ SHELL    := /bin/bash
 TEMPORAL_VERSION := v1.5.1
 GOBIN_DIR := $(shell d=$$($(GO) env GOBIN); [ -n "$$d" ] && echo $$d || echo $$($(GO) env GOPATH)/bin)
 
-.PHONY: demo test deps temporal-cli vet fmt-check unit
+.PHONY: demo test deps temporal-cli vet fmt-check unit chaos
 
 ## demo: a local stack (Temporal dev server + UI, 6 redis-server nodes, 2 workers), 3 jobs, a crash, a summary
 demo: deps temporal-cli
@@ -49,3 +49,8 @@ deps:
 .PHONY: bench
 bench: deps
 	$(GO) run ./bench
+
+## chaos: the fault suite's long profile, about 30 minutes (see RELIABILITY.md);
+## CHAOS_FLAGS="-seed N" replays a run, "-rounds 1" shortens it, "-break guard" runs a broken build
+chaos: deps
+	$(GO) run ./internal/chaos/cmd/chaos -profile long $(CHAOS_FLAGS)

@@ -116,5 +116,14 @@ func TestFaultSuiteCatchesBrokenBuilds(t *testing.T) {
 			}
 			t.Logf("caught: %s", rep.Violations[0])
 		})
+		// The same run on the real build: the break, not the harness, made
+		// the violations.
+		t.Run(c.brk+"-control", func(t *testing.T) {
+			p := Broken(envSeed(t, 7), c.brk, c.faults...)
+			p.Name, p.Break = "control-"+c.brk, ""
+			if rep := runProfile(t, p); !rep.OK() {
+				t.Fatalf("%d violations without the break", len(rep.Violations))
+			}
+		})
 	}
 }

@@ -158,10 +158,14 @@ type Overlap struct {
 func (o Overlap) Violation() bool { return o.Broken == "" && !o.Expired }
 
 func (o Overlap) String() string {
-	return fmt.Sprintf("%s: p%dw%d token %d [%d, %d] valid=%v and p%dw%d token %d [%d, %d] valid=%v (broken: %q)",
-		o.A.Resource, o.A.Proc, o.A.Worker, o.A.Token, o.A.Call, o.A.Return, o.A.Valid,
-		o.B.Proc, o.B.Worker, o.B.Token, o.B.Call, o.B.Return, o.B.Valid, o.Broken)
+	return fmt.Sprintf("%s: %s and %s", o.A.Resource, describeSection(o.A), describeSection(o.B))
 }
+
+func describeSection(r Record) string {
+	return fmt.Sprintf("p%dw%d token %d in [%s, %s] valid at exit %v", r.Proc, r.Worker, r.Token, clockTime(r.Call), clockTime(r.Return), r.Valid)
+}
+
+func clockTime(ns int64) string { return time.Unix(0, ns).Format("15:04:05.000000") }
 
 // overlaps finds every pair of sections on one resource that ran at once.
 // brokenFor names the assumption broken for a section, if any.
@@ -228,5 +232,3 @@ func window(records []Record, resource string, t int64, d time.Duration) []Recor
 	}
 	return out
 }
-
-

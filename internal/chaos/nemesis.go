@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -41,7 +42,9 @@ type Event struct {
 	What string
 }
 
-func (e Event) String() string { return fmt.Sprintf("%s %-22s %s", e.At.Format("15:04:05.000"), e.Kind, e.What) }
+func (e Event) String() string {
+	return fmt.Sprintf("%s %-22s %s", e.At.Format("15:04:05.000"), e.Kind, e.What)
+}
 
 // pauseWindow is a client process's SIGSTOP, for the checkers.
 type pauseWindow struct {
@@ -60,8 +63,9 @@ type nemesis struct {
 	ttl     time.Duration
 	guard   time.Duration
 
-	mu     sync.Mutex
-	events []Event
+	mu       sync.Mutex
+	events   []Event
+	injected map[string]int // faults injected per kind
 	pauses []pauseWindow
 }
 
@@ -69,6 +73,16 @@ func (n *nemesis) log(kind, format string, args ...any) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.events = append(n.events, Event{At: time.Now(), Kind: kind, What: fmt.Sprintf(format, args...)})
+}
+
+// inject counts one fault of kind.
+func (n *nemesis) inject(kind string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.injected == nil {
+		n.injected = map[string]int{}
+	}
+	n.injected[kind]++
 }
 
 func (n *nemesis) sleep(ctx context.Context, d time.Duration) bool {
@@ -100,6 +114,7 @@ func (n *nemesis) run(ctx context.Context, kind string, until time.Time) error {
 	switch kind {
 	case FaultKillMinority:
 		for ctx.Err() == nil {
+			n.inject(kind)
 			ids := n.pick(1 + n.rnd.IntN(n.minority()))
 			if err := n.kill(kind, ids); err != nil {
 				return err
@@ -112,6 +127,7 @@ func (n *nemesis) run(ctx context.Context, kind string, until time.Time) error {
 		}
 	case FaultBareQuorum:
 		for ctx.Err() == nil {
+			n.inject(kind)
 			perm := n.pick(len(n.cluster.Nodes))
 			down, quorum := perm[:n.minority()], perm[n.minority():]
 			if err := n.kill(kind, down); err != nil {
@@ -119,16 +135,20 @@ func (n *nemesis) run(ctx context.Context, kind string, until time.Time) error {
 			}
 			// Leases acquired from now on sit on exactly the quorum left.
 			n.sleep(ctx, n.between(n.ttl/4, n.ttl/2))
-			if err := n.restart(kind, quorum[:1]); err != nil {
+			// One node of that bare quorum loses its data, and the minority
+			// comes back empty with it: without the restart guard these three
+			// would grant while the holder still counts on the other two.
+			if err := n.kill(kind, quorum[:1]); err != nil {
 				return err
 			}
-			if err := n.restart(kind, down); err != nil {
+			if err := n.restart(kind, append(down, quorum[0])); err != nil {
 				return err
 			}
 			n.sleep(ctx, n.guard+n.ttl)
 		}
 	case FaultMajority:
 		for ctx.Err() == nil {
+			n.inject(kind)
 			ids := n.pick(n.minority() + 1)
 			if err := n.kill(kind, ids); err != nil {
 				return err
@@ -140,6 +160,7 @@ func (n *nemesis) run(ctx context.Context, kind string, until time.Time) error {
 		}
 	case FaultPauseNodes:
 		for ctx.Err() == nil {
+			n.inject(kind)
 			ids := n.pick(1 + n.rnd.IntN(n.minority()))
 			for _, i := range ids {
 				if err := n.cluster.Nodes[i].Pause(); err != nil {
@@ -159,6 +180,7 @@ func (n *nemesis) run(ctx context.Context, kind string, until time.Time) error {
 		}
 	case FaultLatency:
 		for ctx.Err() == nil {
+			n.inject(kind)
 			ids := n.pick(1 + n.rnd.IntN(n.minority()+1))
 			ms := 10 + n.rnd.IntN(140)
 			for _, i := range ids {
@@ -175,6 +197,7 @@ func (n *nemesis) run(ctx context.Context, kind string, until time.Time) error {
 		}
 	case FaultDrop:
 		for ctx.Err() == nil {
+			n.inject(kind)
 			ids := n.pick(1 + n.rnd.IntN(n.minority()))
 			d := n.between(200*time.Millisecond, time.Second)
 			if n.rnd.IntN(2) == 0 {
@@ -216,6 +239,7 @@ func (n *nemesis) run(ctx context.Context, kind string, until time.Time) error {
 			if !n.waitInside(ctx, p.proc) {
 				break
 			}
+			n.inject(kind)
 			d := n.ttl + n.between(200*time.Millisecond, time.Second)
 			from := now()
 			if err := p.signal(syscall.SIGSTOP); err != nil {
@@ -244,6 +268,7 @@ func (n *nemesis) run(ctx context.Context, kind string, until time.Time) error {
 		if err != nil {
 			return err
 		}
+		n.inject(kind)
 		n.log(kind, "client %d started with its clock at rate %v, sections up to %v", p.proc, rate, hold)
 		if err := p.wait(); err != nil {
 			return fmt.Errorf("chaos: skewed client %d: %w", p.proc, err)
@@ -277,12 +302,21 @@ func (n *nemesis) kill(kind string, ids []int) error {
 	return nil
 }
 
+// restart restarts the nodes empty, all at once.
 func (n *nemesis) restart(kind string, ids []int) error {
 	slices.Sort(ids)
-	for _, i := range ids {
-		if err := n.cluster.Nodes[i].Restart(context.Background()); err != nil {
-			return err
-		}
+	errs := make([]error, len(ids))
+	var wg sync.WaitGroup
+	for j, i := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[j] = n.cluster.Nodes[i].Restart(context.Background())
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
 	}
 	n.log(kind, "nodes %v restarted empty", ids)
 	return nil

@@ -19,5 +19,5 @@ func Long(seed uint64, rounds int) Profile {
 // that two holders overlap when the break lets them.
 func Broken(seed uint64, brk string, faults ...string) Profile {
 	return Profile{Name: "broken-" + brk, Seed: seed, Break: brk, Faults: faults, Phase: 8 * time.Second,
-		Hold: 300 * time.Millisecond, Resources: 1}
+		Hold: 750 * time.Millisecond, Resources: 1}
 }

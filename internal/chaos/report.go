@@ -49,15 +49,15 @@ func (r *Report) LeaseOps() int {
 	return n
 }
 
-func check(p Profile, records []Record, phases []phase, events []Event, pauses []pauseWindow, final finalState) *Report {
+func check(p Profile, records []Record, phases []phase, events []Event, injected map[string]int, pauses []pauseWindow, final finalState) *Report {
 	rep := &Report{Profile: p.Name, Seed: p.Seed, Break: p.Break, Events: events}
 	stats := map[string]*KindStats{"none": {Kind: "none"}}
 	for _, k := range p.Faults {
 		stats[k] = &KindStats{Kind: k}
 	}
-	for _, e := range events {
-		if s := stats[e.Kind]; s != nil && !strings.HasPrefix(e.What, "healed") {
-			s.Events++
+	for k, n := range injected {
+		if s := stats[k]; s != nil {
+			s.Events = n
 		}
 	}
 	kindAt := func(t int64) *KindStats {
@@ -85,9 +85,15 @@ func check(p Profile, records []Record, phases []phase, events []Event, pauses [
 		}
 		return ""
 	}
+	// violate records a violation, counted against fault kind s, or against
+	// the run as a whole when s is nil.
 	violate := func(s *KindStats, format string, args ...any) {
-		s.Violations++
-		rep.Violations = append(rep.Violations, fmt.Sprintf("[%s] ", s.Kind)+fmt.Sprintf(format, args...))
+		label := "whole run"
+		if s != nil {
+			s.Violations++
+			label = s.Kind
+		}
+		rep.Violations = append(rep.Violations, fmt.Sprintf("[%s] ", label)+fmt.Sprintf(format, args...))
 	}
 
 	for _, r := range records {
@@ -142,7 +148,7 @@ func check(p Profile, records []Record, phases []phase, events []Event, pauses [
 			kindAt(r.Call).PlainLost++
 		}
 		for _, d := range dups {
-			violate(stats["none"], "unfenced set of %s holds %s twice", res, d)
+			violate(nil, "unfenced set of %s holds %s twice", res, d)
 		}
 		lost, dups = setLoss(of(fencedAcked), final.fenced[res])
 		for _, r := range lost {
@@ -151,23 +157,23 @@ func check(p Profile, records []Record, phases []phase, events []Event, pauses [
 			violate(s, "fenced set of %s lost acknowledged element %s (token %d)", res, r.Value, r.Token)
 		}
 		for _, d := range dups {
-			violate(stats["none"], "fenced set of %s holds %s twice", res, d)
+			violate(nil, "fenced set of %s holds %s twice", res, d)
 		}
 	}
 	for _, l := range final.leftover {
-		violate(stats["none"], "lock key left after the run: %s", l)
+		violate(nil, "lock key left after the run: %s", l)
 	}
 
 	timeout := 2 * time.Minute
 	var err error
 	rep.Tokens, err = linearizability(tokenModel, operations(records, KindAcquire), timeout, filepath.Join(p.Dir, "tokens.html"))
 	if err != nil || rep.Tokens != porcupine.Ok {
-		violate(stats["none"], "fencing tokens are not consistent with real-time order: porcupine says %s (%v); see %s",
+		violate(nil, "fencing tokens are not consistent with real-time order: porcupine says %s (%v); see %s",
 			rep.Tokens, err, filepath.Join(p.Dir, "tokens.html"))
 	}
 	rep.Register, err = linearizability(registerModel.ToModel(), operations(records, KindRegWrite, KindRegRead), timeout, filepath.Join(p.Dir, "register.html"))
 	if err != nil || rep.Register != porcupine.Ok {
-		violate(stats["none"], "the fenced register is not linearizable: porcupine says %s (%v); see %s",
+		violate(nil, "the fenced register is not linearizable: porcupine says %s (%v); see %s",
 			rep.Register, err, filepath.Join(p.Dir, "register.html"))
 	}
 
@@ -240,5 +246,3 @@ func (r *Report) String() string {
 	}
 	return b.String()
 }
-
-

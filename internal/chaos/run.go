@@ -210,7 +210,7 @@ func Run(ctx context.Context, p Profile) (*Report, error) {
 			final.leftover = append(final.leftover, fmt.Sprintf("node %d: %s", i, k))
 		}
 	}
-	rep := check(p, records, phases, nem.events, nem.pauses, final)
+	rep := check(p, records, phases, nem.events, nem.injected, nem.pauses, final)
 	rep.Duration = time.Since(began)
 	if err := rep.write(p.Dir, records); err != nil {
 		return rep, err
