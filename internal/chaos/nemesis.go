@@ -66,7 +66,7 @@ type nemesis struct {
 	mu       sync.Mutex
 	events   []Event
 	injected map[string]int // faults injected per kind
-	pauses []pauseWindow
+	pauses   []pauseWindow
 }
 
 func (n *nemesis) log(kind, format string, args ...any) {
