@@ -18,6 +18,6 @@ func Long(seed uint64, rounds int) Profile {
 // internal/faultseam), under the given faults, with sections long enough
 // that two holders overlap when the break lets them.
 func Broken(seed uint64, brk string, faults ...string) Profile {
-	return Profile{Name: "broken-" + brk, Seed: seed, Break: brk, Faults: faults, Phase: 8 * time.Second,
+	return Profile{Name: "broken-" + brk, Seed: seed, Break: brk, Faults: faults, Phase: 16 * time.Second,
 		Hold: 750 * time.Millisecond, Resources: 1}
 }
