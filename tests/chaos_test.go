@@ -133,13 +133,13 @@ func TestTemporalFaultSuite(t *testing.T) {
 	const resource = "chaos-press"
 	want := map[string]int{} // job -> steps
 	var ids []string
-	for i := range 6 {
+	for i := range 8 {
 		id := fmt.Sprintf("job-%d", i)
 		ids = append(ids, id)
 		if i%2 == 0 {
 			steps := 6 + rnd.IntN(6)
 			want[id] = steps
-			s.startJob(id, jobRequest(resource, steps, 100*time.Millisecond, scopeTTL, scopeHeartbeat))
+			s.startJob(id, jobRequest(resource, steps, 150*time.Millisecond, scopeTTL, scopeHeartbeat))
 			continue
 		}
 		first := exclusivejob.Stage{Steps: 3, StepDuration: 50 * time.Millisecond,
@@ -157,12 +157,12 @@ func TestTemporalFaultSuite(t *testing.T) {
 	go func() {
 		defer nemWG.Done()
 		kinds := []string{"kill-worker", "freeze-worker", "restart-node-empty", "pause-node"}
-		deadline := time.Now().Add(90 * time.Second)
+		deadline := time.Now().Add(3 * time.Minute)
 		for i := 0; time.Now().Before(deadline); i++ {
 			select {
 			case <-done:
 				return
-			case <-time.After(time.Second + time.Duration(rnd.Int64N(int64(2*time.Second)))):
+			case <-time.After(500*time.Millisecond + time.Duration(rnd.Int64N(int64(1500*time.Millisecond)))):
 			}
 			kind := kinds[i%len(kinds)] // every kind early, then at random
 			if i >= len(kinds) {
