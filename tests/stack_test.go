@@ -181,7 +181,12 @@ func (s *stack) temporal(args ...string) []byte {
 }
 
 func (s *stack) temporalErr(args ...string) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	return s.temporalWithin(2*time.Minute, args...)
+}
+
+// temporalWithin is temporalErr with the CLI given up to d.
+func (s *stack) temporalWithin(d time.Duration, args ...string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, s.cli, append(args, "--address", s.address, "--namespace", "default")...)
 	var stdout, stderr bytes.Buffer
@@ -231,7 +236,13 @@ func (s *stack) executeJob(id string, req any) (status string, result json.RawMe
 // its close event (which carries any failure).
 func (s *stack) result(id string) (status string, result json.RawMessage, closeEvent string) {
 	s.t.Helper()
-	out, err := s.temporalErr("workflow", "result", "--workflow-id", id, "-o", "json")
+	return s.resultWithin(id, 2*time.Minute)
+}
+
+// resultWithin is result, waiting up to d for the workflow to close.
+func (s *stack) resultWithin(id string, d time.Duration) (status string, result json.RawMessage, closeEvent string) {
+	s.t.Helper()
+	out, err := s.temporalWithin(d, "workflow", "result", "--workflow-id", id, "-o", "json")
 	var r struct {
 		Status     string          `json:"status"`
 		Result     json.RawMessage `json:"result"`
