@@ -91,7 +91,16 @@ func (n *temporalNemesis) step(kind string) error {
 		}
 		n.log(kind, "SIGSTOP worker %d for %v", i, d)
 		time.Sleep(d)
-		return n.workers[i].signal(syscall.SIGCONT)
+		if err := n.workers[i].signal(syscall.SIGCONT); err != nil {
+			return err
+		}
+		// A frozen worker keeps its long polls open on the server, which
+		// hands them tasks (the keeper's retry among them) that wait until
+		// their timeout. Freezing the other worker right after this one
+		// woke cost a job its scope (LeaseLost, nothing overlapped; see
+		// RELIABILITY.md), so the next fault waits for both to recover.
+		time.Sleep(scopeTTL + time.Second)
+		return nil
 	case "restart-node-empty":
 		now := time.Now()
 		var free []int
