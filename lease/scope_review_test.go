@@ -354,3 +354,43 @@ func TestKeepingAScopeKeepsItsProgress(t *testing.T) {
 		t.Fatalf("progress of a kept scope: found=%v err=%v", found, err)
 	}
 }
+
+// A keeper that does not know its scope started does not call it lost
+// from a record that a failed start attempt left behind (its undo did not
+// reach that node) once another holder was granted the node: the scope
+// can still start. Found by the fault suite's Temporal workload, where a
+// waiting job's keeper ended the job in LeaseLost before it ever held.
+func TestKeeperIgnoresAFailedAttemptsLeftoverRecord(t *testing.T) {
+	ctx := context.Background()
+	c, cluster := newClient(t, 3, lease.WithTTL(300*time.Millisecond), lease.WithNodeTimeout(50*time.Millisecond))
+	owner := scopeOwner(t, "h", 1)
+	// What the leftover looks like: the scope's lock and record on node 0
+	// only, as a one-node client leaves them.
+	one, err := lease.New([]lease.Node{cluster.Nodes[0].Client}, lease.WithTTL(300*time.Millisecond), lease.WithNodeTimeout(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer one.Close()
+	if _, err := one.AcquireScope(ctx, "job", owner, lease.ScopeStart()); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(400 * time.Millisecond) // the leftover lock expires
+	other := mustAcquire(t, c, "job")  // and another holder is granted node 0
+	if err := other.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.KeepScope(ctx, "job", owner, 300*time.Millisecond, false)
+	if err == nil || errors.Is(err, lease.ErrLost) {
+		t.Fatalf("keep of a scope not known to have started: %v, want a retryable QuorumError", err)
+	}
+	var qe *lease.QuorumError
+	if !errors.As(err, &qe) {
+		t.Fatalf("keep: %v, want a *QuorumError", err)
+	}
+	if _, err := c.AcquireScope(ctx, "job", owner, lease.ScopeStart()); err != nil {
+		t.Fatalf("the scope's start after the leftover: %v", err)
+	}
+	if _, err := c.KeepScope(ctx, "job", owner, 300*time.Millisecond, false); err != nil {
+		t.Fatalf("keep after the start: %v", err)
+	}
+}
