@@ -180,6 +180,9 @@ func TestTemporalFaultSuite(t *testing.T) {
 	done := make(chan struct{})
 	var nemErr error
 	var nemWG sync.WaitGroup
+	var stopOnce sync.Once
+	stopNemesis := func() { stopOnce.Do(func() { close(done); nemWG.Wait() }) }
+	t.Cleanup(stopNemesis) // also when a check below ends the test early
 	nemWG.Add(1)
 	go func() {
 		defer nemWG.Done()
@@ -208,8 +211,7 @@ func TestTemporalFaultSuite(t *testing.T) {
 			t.Errorf("%s: %s %s", id, status, closeEvent)
 		}
 	}
-	close(done)
-	nemWG.Wait()
+	stopNemesis()
 	if nemErr != nil {
 		t.Errorf("nemesis: %v", nemErr)
 	}

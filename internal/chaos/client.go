@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redlease/redlease/internal/faultseam"
 	"github.com/redlease/redlease/lease"
 )
 
@@ -129,7 +130,7 @@ func (w *worker) loop(ctx context.Context) {
 			time.Sleep(time.Duration(w.rnd.IntN(5)) * time.Millisecond)
 			continue
 		}
-		r.Outcome, r.Token = OK, l.Token()
+		r.Outcome, r.Token, r.Owner = OK, l.Token(), l.Owner()
 		w.rec.Add(r)
 		w.section(res, l)
 		rr := w.base(KindRelease, res)
@@ -137,7 +138,7 @@ func (w *worker) loop(ctx context.Context) {
 		rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		err = l.Release(rctx)
 		cancel()
-		rr.Return, rr.Token = now(), l.Token()
+		rr.Return, rr.Token, rr.Owner = now(), l.Token(), l.Owner()
 		rr.Outcome = OK
 		if err != nil {
 			rr.Outcome, rr.Err = Failed, err.Error()
@@ -157,12 +158,8 @@ func (w *worker) section(res string, l *lease.Lease) {
 	w.seq++
 	elem := fmt.Sprintf("p%dw%ds%d", w.cfg.Proc, w.id, w.seq)
 	s := w.base(KindSection, res)
-	s.Token, s.Value = token, elem
+	s.Token, s.Value, s.Deadline = token, elem, realDeadline(l)
 
-	if w.cfg.Mark {
-		w.store.Set(ctx, insideKey(w.cfg.Proc), token, 0)
-		defer w.store.Del(ctx, insideKey(w.cfg.Proc))
-	}
 	rr := w.base(KindRegRead, res)
 	rt, rv, err := readReg(ctx, w.store, k)
 	rr.Return, rr.Outcome, rr.RegToken, rr.Value = now(), outcomeOf(err), rt, rv
@@ -174,6 +171,10 @@ func (w *worker) section(res string, l *lease.Lease) {
 	if frErr == nil && fenced[0].(int64) == 0 {
 		s.FencedRead = Rejected
 	}
+	if w.cfg.Mark { // the nemesis pauses this process now: between the reads and the writes
+		w.store.Set(ctx, insideKey(w.cfg.Proc), token, 0)
+		defer w.store.Del(ctx, insideKey(w.cfg.Proc))
+	}
 
 	if w.cfg.Hold > 0 {
 		time.Sleep(time.Duration(w.rnd.Int64N(int64(w.cfg.Hold))))
@@ -184,6 +185,8 @@ func (w *worker) section(res string, l *lease.Lease) {
 		e.Return, e.Token, e.Outcome = now(), token, OK
 		if err != nil {
 			e.Outcome, e.Err = Failed, err.Error()
+		} else {
+			s.Deadline = realDeadline(l)
 		}
 		w.rec.Add(e)
 	}
@@ -214,4 +217,11 @@ func (w *worker) section(res string, l *lease.Lease) {
 	s.Valid = l.Valid()
 	s.Outcome = OK
 	w.rec.Add(s)
+}
+
+// realDeadline is l's validity deadline in real Unix nanoseconds: the time
+// its clock says is left, converted at that clock's rate.
+func realDeadline(l *lease.Lease) int64 {
+	left := l.ValidUntil().Sub(faultseam.Now())
+	return time.Now().Add(time.Duration(float64(left) / faultseam.Rate())).UnixNano()
 }

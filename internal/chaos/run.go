@@ -155,6 +155,10 @@ func Run(ctx context.Context, p Profile) (*Report, error) {
 		order := slices.Clone(p.Faults)
 		rnd.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 		for _, kind := range order {
+			// Each phase draws from its own generator: the k-th fault of a
+			// phase is the same in every replay of the seed, whatever the
+			// phases before it managed to inject in their time.
+			nem.rnd = rand.New(rand.NewPCG(p.Seed, uint64(round)<<8|uint64(slices.Index(AllFaults, kind))))
 			ph := phase{kind: kind, from: now()}
 			p.Logf("round %d: %s for %v", round+1, kind, p.Phase)
 			if err := nem.run(ctx, kind, time.Now().Add(p.Phase)); err != nil {
@@ -186,9 +190,21 @@ func Run(ctx context.Context, p Profile) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Every lock has been released or expires within one TTL.
-	time.Sleep(p.TTL + 200*time.Millisecond)
 	final := finalState{plain: map[string][]string{}, fenced: map[string][]string{}}
+	// Right after the clients ended (before any TTL ran out): a lock still
+	// there whose Release returned is a violation.
+	for i, node := range cluster.Nodes {
+		keys, err := node.Client.Keys(ctx, "redlease:*:lock").Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return nil, fmt.Errorf("chaos: node %d: %w", i, err)
+		}
+		for _, k := range keys {
+			v, err := node.Client.Get(ctx, k).Result()
+			if err == nil {
+				final.leftover = append(final.leftover, leftover{node: i, key: k, owner: v})
+			}
+		}
+	}
 	for _, res := range resources {
 		k := keysOf(res)
 		pl, err := getString(ctx, store.Client, k.plain)
@@ -201,15 +217,6 @@ func Run(ctx context.Context, p Profile) (*Report, error) {
 		}
 		final.plain[res], final.fenced[res] = Elements(pl), Elements(fe)
 	}
-	for i, node := range cluster.Nodes {
-		keys, err := node.Client.Keys(ctx, "redlease:*:lock").Result()
-		if err != nil && !errors.Is(err, redis.Nil) {
-			return nil, fmt.Errorf("chaos: node %d: %w", i, err)
-		}
-		for _, k := range keys {
-			final.leftover = append(final.leftover, fmt.Sprintf("node %d: %s", i, k))
-		}
-	}
 	rep := check(p, records, phases, nem.events, nem.injected, nem.pauses, final)
 	rep.Duration = time.Since(began)
 	if err := rep.write(p.Dir, records); err != nil {
@@ -221,5 +228,11 @@ func Run(ctx context.Context, p Profile) (*Report, error) {
 // finalState is what the store and the nodes hold after the run.
 type finalState struct {
 	plain, fenced map[string][]string
-	leftover      []string
+	leftover      []leftover
+}
+
+// leftover is a lock found on a node right after the clients ended.
+type leftover struct {
+	node       int
+	key, owner string
 }

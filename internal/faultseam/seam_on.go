@@ -49,5 +49,8 @@ func Now() time.Time {
 	return origin.Add(time.Duration(float64(now.Sub(origin)) * rate))
 }
 
+// Rate is the rate of Now's clock against the real one.
+func Rate() float64 { return rate }
+
 // Broken reports whether the named guarantee is broken on purpose.
 func Broken(name string) bool { return broken[name] }
