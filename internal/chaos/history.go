@@ -44,12 +44,12 @@ type Record struct {
 	Err      string `json:"err,omitempty"` // why it failed
 	Owner    string `json:"own,omitempty"` // acquire, release: the lease's owner value
 	// Section only.
-	Valid       bool   `json:"valid,omitempty"` // the lease was valid at exit, after the writes
+	Valid bool `json:"valid,omitempty"` // the lease was valid at exit, after the writes
 	// Deadline is the lease's validity deadline in real time (Unix ns):
 	// what the holder's clock promised at entry, or after its last
 	// successful Extend, converted at the clock's rate. A lease found
 	// lost meanwhile keeps it: a double grant must not excuse itself.
-	Deadline int64 `json:"dl,omitempty"`
+	Deadline    int64  `json:"dl,omitempty"`
 	Plain       string `json:"plain,omitempty"` // outcome of the unfenced read-modify-write
 	FencedRead  string `json:"fr,omitempty"`    // outcome of the fenced read
 	FencedWrite string `json:"fw,omitempty"`    // outcome of the fenced write
