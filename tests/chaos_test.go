@@ -95,10 +95,10 @@ func (n *temporalNemesis) step(kind string) error {
 			return err
 		}
 		// A frozen worker keeps its long polls open on the server, which
-		// hands them tasks (the keeper's retry among them) that wait until
-		// their timeout. Freezing the other worker right after this one
-		// woke cost a job its scope (LeaseLost, nothing overlapped; see
-		// RELIABILITY.md), so the next fault waits for both to recover.
+		// can hand them tasks (the keeper's retry among them) that then wait
+		// for their timeout. In a run that froze the other worker right
+		// after this one woke, a job ended in LeaseLost (nothing overlapped;
+		// see RELIABILITY.md), so the next fault waits for both to recover.
 		time.Sleep(scopeTTL + time.Second)
 		return nil
 	case "restart-node-empty":
