@@ -57,7 +57,6 @@ type nemesis struct {
 	rnd     *rand.Rand
 	cluster *leasetest.Cluster
 	px      *proxies
-	procs   []*clientProc
 	spawn   func(ctx context.Context, rate float64, hold time.Duration, until time.Time, mark bool) (*clientProc, error)
 	store   *redis.Client
 	ttl     time.Duration

@@ -137,7 +137,7 @@ func Run(ctx context.Context, p Profile) (*Report, error) {
 		procs = append(procs, cp)
 	}
 	rnd := rand.New(rand.NewPCG(p.Seed, 0x6e656d65736973))
-	nem := &nemesis{rnd: rnd, cluster: cluster, px: px, procs: procs, ttl: p.TTL, guard: p.Guard, store: store.Client}
+	nem := &nemesis{rnd: rnd, cluster: cluster, px: px, ttl: p.TTL, guard: p.Guard, store: store.Client}
 	nextProc := p.Procs
 	nem.spawn = func(ctx context.Context, rate float64, hold time.Duration, until time.Time, mark bool) (*clientProc, error) {
 		cfg := base
