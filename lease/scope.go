@@ -248,9 +248,16 @@ func (c *Client) newScopeCall(resource, owner string, ttl time.Duration, opts []
 // Errors: ErrScopeEnded when more than N − quorum nodes say the scope was
 // released (ReleaseScope, EndScope): its keeper can stop; ErrLost when the scope lost more
 // than N − quorum nodes (with started, nodes without a record count as
-// lost); ErrScopeNotStarted when
-// !started and no node knows the scope; else a *QuorumError
-// (ErrNotExtended) when fewer than a quorum kept it (retryable). Of opts
+// lost; without it, only nodes that prove the loss do, since a failed
+// acquisition can leave a record behind); ErrScopeNotStarted when
+// !started and no node holds the scope and the loss is not proven; else a
+// *QuorumError (ErrNotExtended) when fewer than a quorum kept it
+// (retryable). With started, the verdict is on the nodes that answered
+// before a quorum was out of reach; without it, on every node that
+// answered within the node timeout. A caller that does not know the scope
+// started therefore misses a loss proven on N − quorum nodes or fewer
+// with the rest holding no record: it keeps getting retryable errors, and
+// the scope's next acquisition (which knows it started) reports the loss. Of opts
 // only ScopeAttempt counts: a section that names its attempt gets
 // ErrSuperseded (also ErrLost) once a later attempt took a token; a keeper
 // that acts for every attempt names none.
@@ -577,7 +584,10 @@ func (s scopeCall) keep(ctx context.Context, started bool) (ScopeKept, error) {
 	c.inflight.RLock()
 	defer c.inflight.RUnlock()
 	start := c.cfg.clock.now()
-	t, err := s.round(ctx, c.allNodes(), "keep", 0, c.quorum, false)
+	// A keeper that does not know the scope started judges loss on lost
+	// nodes alone, so it waits for every answer when it fails (at most one
+	// node timeout): a verdict must not depend on which nodes answered first.
+	t, err := s.round(ctx, c.allNodes(), "keep", 0, c.quorum, !started)
 	if err != nil {
 		return ScopeKept{}, err
 	}
@@ -597,8 +607,6 @@ func (s scopeCall) keep(ctx context.Context, started bool) (ScopeKept, error) {
 		// Only the scope's own release writes that record, and it reached
 		// so many nodes that the scope can never hold a quorum again.
 		return ScopeKept{}, errors.Join(ErrScopeEnded, qe)
-	case !started && t.lost == 0 && len(t.held) == 0:
-		return ScopeKept{}, errors.Join(ErrScopeNotStarted, qe)
 	case s.gone(t, started):
 		// Without started, a node without a record may not have seen a
 		// first acquisition that is under way, and a record proves no
@@ -609,6 +617,10 @@ func (s scopeCall) keep(ctx context.Context, started bool) (ScopeKept, error) {
 		// (The fault suite's Temporal workload found the waiting job that a
 		// keeper declared lost from one such leftover record.)
 		return ScopeKept{}, errors.Join(ErrLost, qe)
+	case !started && len(t.held) == 0:
+		// Nowhere held, and not provably lost: as far as this keeper can
+		// tell, the scope has not started (a waiting acquisition).
+		return ScopeKept{}, errors.Join(ErrScopeNotStarted, qe)
 	}
 	return ScopeKept{}, qe
 }

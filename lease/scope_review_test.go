@@ -362,11 +362,11 @@ func TestKeepingAScopeKeepsItsProgress(t *testing.T) {
 // waiting job's keeper ended the job in LeaseLost before it ever held.
 func TestKeeperIgnoresAFailedAttemptsLeftoverRecord(t *testing.T) {
 	ctx := context.Background()
-	c, cluster := newClient(t, 3, lease.WithTTL(300*time.Millisecond), lease.WithNodeTimeout(50*time.Millisecond))
+	c, cluster := newClient(t, 3, lease.WithTTL(600*time.Millisecond), lease.WithNodeTimeout(200*time.Millisecond))
 	owner := scopeOwner(t, "h", 1)
 	// What the leftover looks like: the scope's lock and record on node 0
 	// only, as a one-node client leaves them.
-	one, err := lease.New([]lease.Node{cluster.Nodes[0].Client}, lease.WithTTL(300*time.Millisecond), lease.WithNodeTimeout(50*time.Millisecond))
+	one, err := lease.New([]lease.Node{cluster.Nodes[0].Client}, lease.WithTTL(600*time.Millisecond), lease.WithNodeTimeout(200*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -374,23 +374,47 @@ func TestKeeperIgnoresAFailedAttemptsLeftoverRecord(t *testing.T) {
 	if _, err := one.AcquireScope(ctx, "job", owner, lease.ScopeStart()); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(400 * time.Millisecond) // the leftover lock expires
+	time.Sleep(700 * time.Millisecond) // the leftover lock expires
 	other := mustAcquire(t, c, "job")  // and another holder is granted node 0
 	if err := other.Release(ctx); err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.KeepScope(ctx, "job", owner, 300*time.Millisecond, false)
-	if err == nil || errors.Is(err, lease.ErrLost) {
-		t.Fatalf("keep of a scope not known to have started: %v, want a retryable QuorumError", err)
-	}
-	var qe *lease.QuorumError
-	if !errors.As(err, &qe) {
-		t.Fatalf("keep: %v, want a *QuorumError", err)
+	// Whichever node answers first: the keeper waits for all of them.
+	for range 5 {
+		_, err = c.KeepScope(ctx, "job", owner, 600*time.Millisecond, false)
+		if !errors.Is(err, lease.ErrScopeNotStarted) || errors.Is(err, lease.ErrLost) {
+			t.Fatalf("keep of a scope not known to have started: %v, want ErrScopeNotStarted", err)
+		}
 	}
 	if _, err := c.AcquireScope(ctx, "job", owner, lease.ScopeStart()); err != nil {
 		t.Fatalf("the scope's start after the leftover: %v", err)
 	}
-	if _, err := c.KeepScope(ctx, "job", owner, 300*time.Millisecond, false); err != nil {
+	if _, err := c.KeepScope(ctx, "job", owner, 600*time.Millisecond, false); err != nil {
 		t.Fatalf("keep after the start: %v", err)
+	}
+}
+
+// A keeper that does not know its scope started still reports a loss that
+// more than N − quorum nodes prove, whichever nodes answer first.
+func TestKeeperNotKnowingTheStartStillSeesAProvenLoss(t *testing.T) {
+	ctx := context.Background()
+	c, _ := newClient(t, 3, lease.WithTTL(time.Second), lease.WithNodeTimeout(250*time.Millisecond))
+	owner := scopeOwner(t, "h", 1)
+	if _, err := c.AcquireScope(ctx, "job", owner, lease.ScopeStart()); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 2*time.Second, "the scope's copies reach every node", func() bool {
+		_, err := c.KeepScope(ctx, "job", owner, time.Second, true)
+		return err == nil
+	})
+	time.Sleep(1100 * time.Millisecond) // the scope's lock expires everywhere
+	other := mustAcquire(t, c, "job")   // another holder is granted every node
+	if err := other.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		if _, err := c.KeepScope(ctx, "job", owner, time.Second, false); !errors.Is(err, lease.ErrLost) {
+			t.Fatalf("keep after another holder took every node: %v, want ErrLost", err)
+		}
 	}
 }
