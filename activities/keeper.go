@@ -33,15 +33,22 @@ type Keeping struct {
 // records a heartbeat. A keep that no quorum confirmed ends the attempt
 // with a retryable error, and a worker that dies stops heartbeating: either
 // way Temporal restarts the keeper (within a second, or after the
-// heartbeat timeout), on another worker if one polls. With acquire-and-run (info.Token 0) it waits, heartbeating,
-// until the first section has acquired the lease.
+// heartbeat timeout), on another worker if one polls. Until a keep finds
+// the scope held by a quorum (or a previous attempt's heartbeat says one
+// did), the keeper does not know the scope started — the acquisition it
+// was started with may still be waiting — and waits, heartbeating, while
+// nothing holds the scope.
 //
 // It returns the context's error when the workflow cancels it (the scope
 // ended), nil once the nodes say the scope was released, and a
 // non-retryable LeaseLost when the nodes prove the scope
 // lost: another holder held the resource since the scope acquired it (the
 // lock expired while no worker could keep it, say), or the scope was
-// released. Down, slow or paused nodes are never taken for a loss.
+// released. Down, slow or paused nodes are never taken for a loss. A
+// keeper that does not know the scope started counts only nodes that
+// prove the loss, not nodes without a record (a failed attempt can leave a
+// record behind): it misses a loss that N − quorum nodes or fewer prove,
+// and the scope's next section reports it instead.
 func (a *Activities) KeepLease(ctx context.Context, info LeaseInfo) error {
 	if info.TTL <= 0 {
 		return invalidInput(fmt.Errorf("lease %q: TTL %v in LeaseInfo is not positive", info.Resource, info.TTL))
