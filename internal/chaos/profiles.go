@@ -9,7 +9,8 @@ func Bounded(seed uint64) Profile {
 }
 
 // Long is make chaos's profile: every fault kind in rounds reshuffled by the
-// seed, 40 seconds each; 5 rounds take about 30 minutes.
+// seed, 40 seconds each (and the recovery after it); 5 rounds take about
+// 35 minutes.
 func Long(seed uint64, rounds int) Profile {
 	return Profile{Name: "long", Seed: seed, Phase: 40 * time.Second, Rounds: rounds, Resources: 3}
 }

@@ -20,7 +20,7 @@ import (
 )
 
 func main() {
-	profile := flag.String("profile", "long", "bounded (about 90 s) or long (about 6 min per round)")
+	profile := flag.String("profile", "long", "bounded (about 75 s) or long (about 7 min per round)")
 	seed := flag.Uint64("seed", 0, "the nemesis seed; 0 picks one from the clock (printed)")
 	rounds := flag.Int("rounds", 5, "long profile: rounds of every fault kind")
 	faults := flag.String("faults", "", "comma-separated fault kinds (default all): "+strings.Join(chaos.AllFaults, ", "))
