@@ -55,6 +55,7 @@ func (b *bench) run(ctx context.Context) error {
 		{"nodes", b.runNodes},
 		{"held", b.runHeld},
 		{"temporal", b.runTemporal},
+		{"onenode", b.runOneNode},
 	}
 	for _, st := range steps {
 		if !b.o.scenarios[st.name] {
