@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -21,6 +22,19 @@ type cycleResult struct {
 	requests  int64
 	allCycles int
 	cpu       cpuUse // CPU used during allCycles cycles
+	// heap allocations (count and bytes) of the whole process during
+	// allCycles cycles: the lock's own goroutines count, and so does the
+	// harness's small share (the same for every peer)
+	mallocs, allocBytes uint64
+}
+
+// allocsPerCycle is allocations and bytes allocated per cycle.
+func (r cycleResult) allocsPerCycle() (allocs, bytes string) {
+	if r.allCycles == 0 {
+		return "-", "-"
+	}
+	n := float64(r.allCycles)
+	return fmt.Sprintf("%.0f", float64(r.mallocs)/n), fmt.Sprintf("%.0f", float64(r.allocBytes)/n)
 }
 
 func (r cycleResult) perSecond() float64 { return rate(r.cycles, r.elapsed) }
@@ -43,6 +57,8 @@ func (r *cycleResult) add(o cycleResult) {
 	r.allCycles += o.allCycles
 	r.cpu.client += o.cpu.client
 	r.cpu.server += o.cpu.server
+	r.mallocs += o.mallocs
+	r.allocBytes += o.allocBytes
 }
 
 // interleaveCycles measures each peer for dur in total, split into rounds
@@ -77,6 +93,8 @@ func runCycles(ctx context.Context, p locker, m *meter, workers int, warmup, dur
 		firstErr      error
 	}
 	m0 := m.sample(ctx)
+	var mem0, mem1 runtime.MemStats
+	runtime.ReadMemStats(&mem0)
 	parts := make([]part, workers)
 	start := time.Now()
 	recordFrom, end := start.Add(warmup), start.Add(warmup+dur)
@@ -116,7 +134,9 @@ func runCycles(ctx context.Context, p locker, m *meter, workers int, warmup, dur
 		})
 	}
 	wg.Wait()
-	r := cycleResult{peer: p.name(), elapsed: time.Since(recordFrom)}
+	runtime.ReadMemStats(&mem1)
+	r := cycleResult{peer: p.name(), elapsed: time.Since(recordFrom),
+		mallocs: mem1.Mallocs - mem0.Mallocs, allocBytes: mem1.TotalAlloc - mem0.TotalAlloc}
 	r.requests, r.cpu = m.since(ctx, m0)
 	var acq, rel, cyc []samples
 	for _, pt := range parts {
@@ -135,15 +155,17 @@ func runCycles(ctx context.Context, p locker, m *meter, workers int, warmup, dur
 // cyclesTable prints cycle results of several peers side by side.
 func cyclesTable(title string, results []cycleResult) *table {
 	t := newTable(title, "peer", "cycles", "cycles/s", "cycle p50", "cycle p99",
-		"acquire p50", "acquire p99", "release p50", "release p99", "requests/cycle", "client CPU/cycle", "server CPU/cycle", "errors")
+		"acquire p50", "acquire p99", "release p50", "release p99", "requests/cycle", "client CPU/cycle", "server CPU/cycle",
+		"allocs/cycle", "B/cycle", "errors")
 	for _, r := range results {
 		if r.peer == "" {
 			continue // not measured (interrupted)
 		}
 		client, server := r.cpu.perOp(r.allCycles)
+		allocs, bytes := r.allocsPerCycle()
 		t.row(r.peer, r.cycles, r.perSecond(), fmtDur(r.cycle.p50()), fmtDur(r.cycle.p99()),
 			fmtDur(r.acquire.p50()), fmtDur(r.acquire.p99()),
-			fmtDur(r.release.p50()), fmtDur(r.release.p99()), r.perCycle(), client, server, r.errs)
+			fmtDur(r.release.p50()), fmtDur(r.release.p99()), r.perCycle(), client, server, allocs, bytes, r.errs)
 		if r.firstErr != nil {
 			t.note("%s: first error: %v", r.peer, r.firstErr)
 		}
