@@ -163,11 +163,22 @@ func (w *workerProc) signal(sig syscall.Signal) error { return w.cmd.Process.Sig
 // pollers.
 func (w *workerProc) waitPolling(t *testing.T, s *stack) {
 	t.Helper()
+	if err := w.polling(s); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// polling is waitPolling for code off the test goroutine: it returns an
+// error after 30 s instead of failing the test.
+func (w *workerProc) polling(s *stack) error {
 	identity := fmt.Sprintf(`"%d@`, w.cmd.Process.Pid)
-	waitFor(t, 30*time.Second, "the worker polls the task queue", func() bool {
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		out, err := s.temporalErr("task-queue", "describe", "--task-queue", s.queue, "--task-queue-type", "activity", "-o", "json")
-		return err == nil && strings.Contains(string(out), identity)
-	})
+		if err == nil && strings.Contains(string(out), identity) {
+			return nil
+		}
+	}
+	return fmt.Errorf("worker %d never polled the task queue within 30s", w.cmd.Process.Pid)
 }
 
 // temporal runs the CLI against the stack's server and returns stdout.
