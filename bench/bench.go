@@ -28,6 +28,7 @@ type bench struct {
 
 	single, parallel []cycleResult
 	contended        []handoffResult
+	field            fieldResults
 }
 
 func newBench(c *leasetest.Cluster, o options) *bench {
@@ -55,7 +56,7 @@ func (b *bench) run(ctx context.Context) error {
 		{"nodes", b.runNodes},
 		{"held", b.runHeld},
 		{"temporal", b.runTemporal},
-		{"onenode", b.runOneNode},
+		{"field", b.runField},
 	}
 	for _, st := range steps {
 		if !b.o.scenarios[st.name] {

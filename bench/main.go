@@ -49,7 +49,7 @@ type options struct {
 	temporalCS   time.Duration
 }
 
-var allScenarios = []string{"single", "parallel", "contended", "nodes", "held", "temporal", "onenode"}
+var allScenarios = []string{"single", "parallel", "contended", "nodes", "held", "temporal", "field"}
 
 func parseFlags() (options, error) {
 	var o options
@@ -148,6 +148,7 @@ func run(o options) error {
 	b := newBench(cluster, o)
 	err = b.run(ctx)
 	b.printTargets(os.Stdout)
+	b.field.print(os.Stdout)
 	if err == nil {
 		err = context.Cause(ctx)
 	}
