@@ -106,9 +106,14 @@ func (c *Client) acquireConfig(resource string, opts []AcquireOption) (acquireCo
 // has its own owner value: an undo of a failed attempt that reaches a node
 // late (after a timed-out batch, on a new connection) can then only delete
 // that attempt's lock, never the lock of a later attempt that succeeded.
+// A release by this Client may queue an attempt for it (see handoff.go).
 func (c *Client) waitAcquire(ctx context.Context, resource string, ac acquireConfig, stats *acquireStats) (*Lease, error) {
 	var l *Lease
-	err := c.retryWhileRefused(ctx, resource, ac.wait, func() (err error) {
+	err := c.retryWhileRefused(ctx, resource, ac.wait, &handoffSpec{ctx: ctx, ac: ac}, func(h *handoff) (err error) {
+		if h != nil {
+			l, err = c.completeHanded(ctx, h, stats)
+			return err
+		}
 		l, err = c.tryAcquire(ctx, resource, newOwner(ac.holder, ac.epoch), ac, stats)
 		return err
 	})
@@ -120,35 +125,56 @@ func (c *Client) waitAcquire(ctx context.Context, resource string, ac acquireCon
 // as a release of the resource is announced, else after the backoff delay
 // (or the holder's remaining TTL or guard, when shorter). It returns try's
 // last error, or one matching ErrNotAcquired and ctx's error.
-func (c *Client) retryWhileRefused(ctx context.Context, resource string, wait time.Duration, try func() error) error {
-	wake, unwatch := c.waker.watch(c.nodes, keysFor(resource).channel)
-	defer unwatch()
+//
+// With a spec, a release by this Client may hand the waiter an attempt it
+// queued (see handoff.go): try then receives it and must complete it; try
+// receives nil when it is to make its own attempt. A hand-off that arrives
+// as the wait ends is abandoned, never left behind. A call that finds
+// another waiter of this Client in line that can receive hand-offs waits
+// for its turn (a hand-off or a wake-up) or its first backoff delay before
+// it tries: within one Client, waiting calls are served in arrival order,
+// and a caller that just released does not barge back in.
+func (c *Client) retryWhileRefused(ctx context.Context, resource string, wait time.Duration, spec *handoffSpec, try func(*handoff) error) error {
+	channel := keysFor(resource).channel
+	e, queued := c.waker.watch(c.nodes, channel, spec)
+	defer func() {
+		if h := c.waker.leave(channel, e); h != nil {
+			c.abandonHanded(h)
+		}
+	}()
 	deadline := time.Now().Add(wait)
 	policy := c.cfg.newBackOff()
 	policy.Reset()
+	var h *handoff
+	turn := queued && spec != nil // in line behind another waiter: wait for a turn first
 	for {
-		err := try()
-		var notAcquired *NotAcquiredError
-		if err == nil || !errors.As(err, &notAcquired) || errors.Is(err, ErrLost) {
-			return err
+		delay, remaining := policy.NextBackOff(), time.Until(deadline)
+		if !turn || remaining <= 0 || delay == backoff.Stop {
+			err := try(h)
+			var notAcquired *NotAcquiredError
+			if err == nil || !errors.As(err, &notAcquired) || errors.Is(err, ErrLost) {
+				return err
+			}
+			remaining = time.Until(deadline)
+			if delay == backoff.Stop || remaining <= 0 {
+				return err
+			}
+			if hint := notAcquired.RetryAfter; hint > 0 && hint < delay {
+				delay = hint // the holder's TTL runs out sooner: try then
+			}
 		}
-		delay := policy.NextBackOff()
-		remaining := time.Until(deadline)
-		if delay == backoff.Stop || remaining <= 0 {
-			return err
-		}
-		if hint := notAcquired.RetryAfter; hint > 0 && hint < delay {
-			delay = hint // the holder's TTL runs out sooner: try then
-		}
+		turn = false
 		delay = min(delay, remaining)
 		timer := time.NewTimer(delay)
+		c.waker.park(e)
 		select {
 		case <-ctx.Done():
 			timer.Stop()
-			return errors.Join(ErrNotAcquired, ctx.Err())
-		case <-wake:
+			return errors.Join(ErrNotAcquired, ctx.Err()) // leave abandons a hand-off
+		case h = <-e.ch:
 			timer.Stop()
 		case <-timer.C:
+			h = c.waker.unpark(e)
 		}
 	}
 }
@@ -161,92 +187,126 @@ func (c *Client) tryAcquire(ctx context.Context, resource, owner string, ac acqu
 	}
 	c.inflight.RLock()
 	defer c.inflight.RUnlock()
-	stats.attempts++
-	contended := false
-	defer func() { c.obs.attempt(ctx, acquireOutcome(ctx, err), contended) }()
-	k := keysFor(resource)
-	n := len(c.nodes)
+	a := c.newAttempt(keysFor(resource), owner, ac)
+	p, err := c.post(c.all, roundOp{base: ctx, op: a.op})
+	return c.finishAcquire(ctx, a, p, err, stats)
+}
+
+// acquireAttempt is one acquisition round: its op, when it started, and
+// what the nodes answered so far.
+type acquireAttempt struct {
+	k     keys
+	owner string
+	ac    acquireConfig
+	op    *op
+	start instant // before any request of the round was queued
+
+	fences    []int64
+	granted   []int
+	taken     []bool // answered "held by another": nothing to undo there
+	failed    []*NodeError
+	contended bool
+}
+
+// newAttempt prepares an acquisition by owner; its start is now, so it
+// must be queued after this call.
+func (c *Client) newAttempt(k keys, owner string, ac acquireConfig) *acquireAttempt {
 	takeover := ""
 	if ac.takeover {
 		takeover = "1"
 	}
-	var (
-		fences  = make([]int64, n)
-		granted []int
-		taken   = make([]bool, n) // answered "held by another": nothing to undo there
-		failed  []*NodeError
-	)
-	acquireOp := &op{
+	a := &acquireAttempt{k: k, owner: owner, ac: ac, fences: make([]int64, len(c.nodes)), taken: make([]bool, len(c.nodes))}
+	a.op = &op{
 		script: acquireScript,
 		keys:   []string{k.lock, k.fence, nodeKey},
 		args: []any{owner, ac.ttl.Milliseconds(), holderPrefix(ac.holder), string(ac.epoch), takeover, fenceFloor(faultseam.Now()),
 			c.guardArgs[0], c.guardArgs[1], c.guardArgs[2]},
 		decode: decodeInt64Slice,
 	}
-	start := c.cfg.clock.now()
-	err = c.round(ctx, ctx, c.allNodes(), acquireOp, func(r reply) bool {
+	a.start = c.cfg.clock.now()
+	return a
+}
+
+// decide reads one node's answer to the acquire round.
+func (c *Client) decideAcquire(ctx context.Context, a *acquireAttempt) func(reply) bool {
+	n := len(c.nodes)
+	return func(r reply) bool {
 		v, _ := r.val.([]int64)
 		switch {
 		case r.err != nil:
-			failed = append(failed, c.acquireNodeError(r))
+			a.failed = append(a.failed, c.acquireNodeError(r))
 		case len(v) == 2 && v[0] == 1:
-			granted = append(granted, r.node)
-			fences[r.node] = v[1]
+			a.granted = append(a.granted, r.node)
+			a.fences[r.node] = v[1]
 		case len(v) == 2 && v[0] == 2:
 			ne := c.nodeError(reply{node: r.node, err: ErrNodeGuarded})
 			ne.GuardedUntil = time.Now().Add(time.Duration(v[1]) * time.Millisecond)
 			c.obs.guarded(ctx, r.node, time.Duration(v[1])*time.Millisecond)
-			failed = append(failed, ne)
+			a.failed = append(a.failed, ne)
 		case len(v) == 2:
-			contended = true
-			taken[r.node] = true
+			a.contended = true
+			a.taken[r.node] = true
 			ne := c.nodeError(reply{node: r.node, err: ErrTaken})
 			if v[1] > 0 {
 				ne.TTL = time.Duration(v[1]) * time.Millisecond
 			}
-			failed = append(failed, ne)
+			a.failed = append(a.failed, ne)
 		default:
-			failed = append(failed, c.nodeError(reply{node: r.node, err: errUnexpected(r.val)}))
+			a.failed = append(a.failed, c.nodeError(reply{node: r.node, err: errUnexpected(r.val)}))
 		}
-		return len(granted) >= c.quorum || len(failed) > n-c.quorum
-	})
-	stats.granted = len(granted)
+		return len(a.granted) >= c.quorum || len(a.failed) > n-c.quorum
+	}
+}
+
+// finishAcquire collects the acquire round p of a (postErr: it could not
+// be queued) and completes the acquisition: the fence raise, the validity
+// check, the lease, or the undo of whatever a failed attempt took. The
+// caller holds c.inflight for reading.
+func (c *Client) finishAcquire(ctx context.Context, a *acquireAttempt, p []*posted, postErr error, stats *acquireStats) (l *Lease, err error) {
+	stats.attempts++
+	defer func() { c.obs.attempt(ctx, acquireOutcome(ctx, err), a.contended) }()
+	k, owner, ac := a.k, a.owner, a.ac
+	err = postErr
+	if err == nil {
+		err = c.collect(ctx, p[0], c.decideAcquire(ctx, a))
+	}
+	stats.granted = len(a.granted)
 	if err != nil {
-		c.undoAcquire(ctx, k, owner, taken)
+		c.undoAcquire(ctx, k, owner, a.taken)
 		if errors.Is(err, ErrClosed) {
 			return nil, err
 		}
 		return nil, errors.Join(ErrNotAcquired, err)
 	}
-	if len(granted) < c.quorum {
-		c.undoAcquire(ctx, k, owner, taken)
+	if len(a.granted) < c.quorum {
+		c.undoAcquire(ctx, k, owner, a.taken)
 		if err := ctx.Err(); err != nil { // the nodes failed because ctx ended
 			return nil, errors.Join(ErrNotAcquired, err)
 		}
-		return nil, c.notAcquired(resource, len(granted), failed, false)
+		return nil, c.notAcquired(k.resource, len(a.granted), a.failed, false)
 	}
 
 	token := int64(0)
-	for _, i := range granted {
-		token = max(token, fences[i])
+	for _, i := range a.granted {
+		token = max(token, a.fences[i])
 	}
 	if faultseam.Broken("fence") { // the fault suite's broken build: see internal/faultseam
-		token = brokenToken(granted, fences)
-	} else if err := c.raiseFences(ctx, k, owner, token, granted, fences); err != nil {
-		c.undoAcquire(ctx, k, owner, taken)
+		token = brokenToken(a.granted, a.fences)
+	} else if err := c.raiseFences(ctx, k, owner, token, a.granted, a.fences); err != nil {
+		c.undoAcquire(ctx, k, owner, a.taken)
 		return nil, err
 	}
 
-	validUntil := start.add(ac.ttl - c.cfg.drift(ac.ttl))
+	validUntil := a.start.add(ac.ttl - c.cfg.drift(ac.ttl))
 	if !validUntil.after(c.cfg.clock.now()) {
-		c.undoAcquire(ctx, k, owner, taken)
-		return nil, c.notAcquired(resource, len(granted), failed, true)
+		c.undoAcquire(ctx, k, owner, a.taken)
+		return nil, c.notAcquired(k.resource, len(a.granted), a.failed, true)
 	}
-	l = newLease(c, k, owner, ac.holder, token, ac.ttl, start.mono, validUntil)
+	l = newLease(c, k, owner, ac.holder, token, ac.ttl, a.start.mono, validUntil)
 	if ac.keepAlive >= 0 {
 		if err := l.KeepAlive(ac.keepAlive); err != nil { // checked before the round: not expected
 			l.end(ErrReleased)
-			c.undoAcquire(ctx, k, owner, taken)
+			c.undoAcquire(ctx, k, owner, a.taken)
 			return nil, err
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/redis/go-redis/v9"
@@ -44,8 +45,10 @@ type Client struct {
 	// the nodes (an acquisition with its undo, an extension, a release),
 	// and for writing by Close, so Close waits for them: an undo or
 	// release an operation sends goes out before the dispatchers stop.
-	inflight sync.RWMutex
-	waker    waker
+	inflight  sync.RWMutex
+	waker     waker
+	handoffs  atomic.Int64 // releases that handed the lock on (see handoff.go)
+	abandoned atomic.Int64 // hand-offs whose waiter had stopped waiting
 }
 
 // New returns a Client over nodes. The list must hold an odd number of

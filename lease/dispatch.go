@@ -61,15 +61,18 @@ func newDispatcher(node Node, index int) *dispatcher {
 	return d
 }
 
-// enqueue queues r, or answers ErrClosed at once after close.
-func (d *dispatcher) enqueue(r *request) {
+// enqueue queues rs in order, or answers each with ErrClosed at once after
+// close.
+func (d *dispatcher) enqueue(rs ...*request) {
 	d.mu.Lock()
 	if d.stopped {
 		d.mu.Unlock()
-		r.replies <- reply{node: r.node, err: ErrClosed}
+		for _, r := range rs {
+			r.replies <- reply{node: r.node, err: ErrClosed}
+		}
 		return
 	}
-	d.pending = append(d.pending, r)
+	d.pending = append(d.pending, rs...)
 	d.mu.Unlock()
 	select {
 	case d.kick <- struct{}{}:

@@ -32,3 +32,30 @@ func (c *SuspendClock) Suspend(d time.Duration) {
 func WithSuspendClock(c *SuspendClock) Option {
 	return func(cfg *config) error { cfg.clock = c; return nil }
 }
+
+// Handoffs is how many releases of c handed the lock to a waiter.
+func (c *Client) Handoffs() int64 { return c.handoffs.Load() }
+
+// Abandoned is how many hand-offs of c a waiter gave up (see abandonHanded).
+func (c *Client) Abandoned() int64 { return c.abandoned.Load() }
+
+// Parked is how many Acquire calls of c wait for resource, parked in line.
+func (c *Client) Parked(resource string) int {
+	c.waker.mu.Lock()
+	defer c.waker.mu.Unlock()
+	n := 0
+	for _, e := range c.waker.waiters[keysFor(resource).channel] {
+		if e.parked {
+			n++
+		}
+	}
+	return n
+}
+
+// WithHandOffHooks calls chosen when a release has chosen the waiter it
+// hands the lock on to, before anything is queued (with the waker's lock
+// held), and queued after the waiter's acquisition is queued and handed
+// to it, in the releasing goroutine. Either may be nil.
+func WithHandOffHooks(chosen, queued func()) Option {
+	return func(cfg *config) error { cfg.handOffChosen, cfg.handedOff = chosen, queued; return nil }
+}

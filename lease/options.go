@@ -28,13 +28,14 @@ const (
 )
 
 type config struct {
-	ttl         time.Duration
-	driftFactor float64
-	nodeTimeout time.Duration
-	newBackOff  func() backoff.BackOff
-	guard       time.Duration
-	scopeMemory time.Duration
-	clock       clock
+	ttl                      time.Duration
+	driftFactor              float64
+	handOffChosen, handedOff func() // tests only: see WithHandOffHooks
+	nodeTimeout              time.Duration
+	newBackOff               func() backoff.BackOff
+	guard                    time.Duration
+	scopeMemory              time.Duration
+	clock                    clock
 
 	tracerProvider trace.TracerProvider // nil: the global one
 	meterProvider  metric.MeterProvider // nil: the global one
@@ -221,6 +222,15 @@ func WithTakeover() AcquireOption {
 // WithWait lets Acquire keep trying for up to d when the lock is held,
 // spacing attempts by the Client's retry backoff and never sleeping past the
 // budget or ctx. Default: 0, a single attempt.
+//
+// Waiting calls of one Client are served in arrival order: a release by
+// the Client hands the lock to the first of them that is waiting (see
+// Lease.Release), and a call that finds another waiting call of the Client
+// in line waits for its turn (or its first backoff step) before it tries,
+// so a caller that has just released does not barge back in. Across
+// processes there is no order: other processes' waiters compete at their
+// backoff steps and at the announced releases. A call makes at least one
+// attempt, however short d is.
 func WithWait(d time.Duration) AcquireOption {
 	return func(c *acquireConfig) error {
 		if d < 0 {

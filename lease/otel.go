@@ -54,6 +54,9 @@ const (
 	MetricHeldDuration    = "redlease.lease.held.duration" // histogram, s, by how the lease ended (released, lost, detached)
 	MetricExtensions      = "redlease.extend.count"        // counter, by outcome
 	MetricLost            = "redlease.lease.lost"          // counter
+	// MetricHandedOn counts releases that handed the lock to a waiting
+	// Acquire of the same Client (see Lease.Release).
+	MetricHandedOn = "redlease.release.handed_on"
 	// MetricNodeGuarded counts acquisition replies from a node in its
 	// restart guard, by node index (redlease.node).
 	MetricNodeGuarded = "redlease.node.guarded"
@@ -116,6 +119,7 @@ type observer struct {
 	held            metric.Float64Histogram
 	extensions      metric.Int64Counter
 	lost            metric.Int64Counter
+	handedOn        metric.Int64Counter
 	guardedReplies  metric.Int64Counter
 	guardedUntil    metric.Float64Gauge
 	nodeAttrs       []attribute.KeyValue // redlease.nodes, redlease.quorum
@@ -158,6 +162,10 @@ func newObserver(cfg config, nodes, quorum int) (*observer, error) {
 	}
 	if o.lost, err = meter.Int64Counter(MetricLost,
 		metric.WithDescription("Leases that ended lost rather than released")); err != nil {
+		return nil, err
+	}
+	if o.handedOn, err = meter.Int64Counter(MetricHandedOn,
+		metric.WithDescription("Releases that handed the lock to a waiting Acquire of the same client")); err != nil {
 		return nil, err
 	}
 	if o.guardedReplies, err = meter.Int64Counter(MetricNodeGuarded,

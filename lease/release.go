@@ -27,18 +27,29 @@ const (
 // all the same (so a deferred Release after a cancellation leaves nothing
 // behind), and the error satisfies errors.Is(err, ctx.Err()).
 //
+// When Acquire calls of the same Client wait for the resource (WithWait),
+// the release hands the lock on to the first of them that is waiting: its
+// acquisition is queued right behind the release on every node, and the
+// release is not announced (the lock is not free); waiters of other
+// processes try at their backoff steps, and after 16 hand-offs in a row a
+// release is announced and not handed on, so they get their chance. The
+// handed acquisition is an ordinary one (quorum, fencing token, validity)
+// that the waiter completes; see Acquire.
+//
 // It returns a *QuorumError (ErrNotReleased) when fewer than a quorum of
 // nodes answered; what is left behind expires by its TTL. After Release the
 // lease is no longer Valid and cannot be extended, whatever the outcome: its
 // keeper has stopped, Done is closed and its contexts are cancelled with
 // cause ErrReleased (unless it was lost first).
 func (l *Lease) Release(ctx context.Context) error {
+	now := l.client.cfg.clock.now()
 	l.mu.Lock()
 	l.released = true
+	held := l.ended == nil && l.validUntil.after(now) // only a lock still ours is handed on
 	l.mu.Unlock()
 	l.stopKeeper()
 	l.end(ErrReleased)
-	return l.client.runRelease(ctx, l.keys, releaseOp(l.keys, l.owner, "", true), l.token)
+	return l.client.runRelease(ctx, l.keys, releaseOp(l.keys, l.owner, "", true), l.token, held)
 }
 
 // ReleaseOwner deletes resource's lock on every node where its owner value
@@ -54,7 +65,7 @@ func (c *Client) ReleaseOwner(ctx context.Context, resource, owner string) error
 	case strings.HasSuffix(owner, "#"):
 		return invalid("owner", "%q is a release tombstone, not an owner value (see ReleaseHolder)", owner)
 	}
-	return c.runRelease(ctx, keysFor(resource), releaseOp(keysFor(resource), owner, "", true), 0)
+	return c.runRelease(ctx, keysFor(resource), releaseOp(keysFor(resource), owner, "", true), 0, false)
 }
 
 // ReleaseHolder releases resource's lock on every node where any attempt of
@@ -73,7 +84,7 @@ func (c *Client) ReleaseHolder(ctx context.Context, resource, holder string, epo
 	if err != nil {
 		return err
 	}
-	return c.runRelease(ctx, keysFor(resource), o, 0)
+	return c.runRelease(ctx, keysFor(resource), o, 0, false)
 }
 
 // holderReleaseOp checks ReleaseHolder's arguments and builds its op.
@@ -106,8 +117,10 @@ func (c *Client) holderReleaseOp(resource, holder string, epoch Epoch, tombstone
 	return o, nil
 }
 
-// runRelease runs a release round; token is recorded on the span when known.
-func (c *Client) runRelease(ctx context.Context, k keys, o *op, token int64) (err error) {
+// runRelease runs a release round; token is recorded on the span when
+// known. With handOff, the release may carry the attempt of this Client's
+// first waiter for the resource (see handoff.go).
+func (c *Client) runRelease(ctx context.Context, k keys, o *op, token int64, handOff bool) (err error) {
 	c.inflight.RLock()
 	defer c.inflight.RUnlock()
 	ctx, span := c.obs.start(ctx, SpanRelease, k.resource)
@@ -136,14 +149,26 @@ func (c *Client) runRelease(ctx context.Context, k keys, o *op, token int64) (er
 	}()
 	var failed []*NodeError
 	n := len(c.nodes)
-	err = c.round(ctx, context.WithoutCancel(ctx), c.allNodes(), o, func(r reply) bool {
-		if r.err != nil {
-			failed = append(failed, c.nodeError(r))
-		} else {
-			confirmed++
+	p, handed := []*posted(nil), false
+	if handOff {
+		p, handed = c.handOffRelease(ctx, k, o)
+		if handed && c.cfg.handedOff != nil {
+			c.cfg.handedOff()
 		}
-		return confirmed >= c.quorum || len(failed) > n-c.quorum
-	})
+	}
+	if !handed {
+		p, err = c.post(c.all, roundOp{base: context.WithoutCancel(ctx), op: o})
+	}
+	if err == nil {
+		err = c.collect(ctx, p[0], func(r reply) bool {
+			if r.err != nil {
+				failed = append(failed, c.nodeError(r))
+			} else {
+				confirmed++
+			}
+			return confirmed >= c.quorum || len(failed) > n-c.quorum
+		})
+	}
 	switch {
 	case errors.Is(err, ErrClosed):
 		return err

@@ -27,24 +27,59 @@ func (c *Client) round(ctx, base context.Context, targets []int, o *op, decide f
 	if len(targets) == 0 {
 		return nil
 	}
-	c.mu.RLock() // no enqueue after Close has stopped the dispatchers
-	if c.closed {
-		c.mu.RUnlock()
-		return ErrClosed
+	p, err := c.post(targets, roundOp{base: base, op: o})
+	if err != nil {
+		return err
 	}
-	replies := make(chan reply, len(targets)) // buffered: dispatchers never block
-	deadline := time.Now().Add(c.cfg.nodeTimeout)
-	for _, i := range targets {
-		c.dispatchers[i].enqueue(&request{ctx: base, deadline: deadline, op: o, node: i, replies: replies})
-	}
-	c.mu.RUnlock()
+	return c.collect(ctx, p[0], decide)
+}
 
-	timer := time.NewTimer(c.cfg.nodeTimeout)
+// roundOp is one round's op and the context its requests carry.
+type roundOp struct {
+	base context.Context
+	op   *op
+}
+
+// posted is a round whose requests are queued: collect reads its replies.
+type posted struct {
+	targets  []int
+	replies  chan reply // buffered: dispatchers never block
+	deadline time.Time  // the node timeout, counted from queueing
+}
+
+// post queues one round per op to every node in targets, the ops of one
+// node in the given order and in one step, so that a node's dispatcher sends
+// them in that order and usually in one pipeline. It returns ErrClosed
+// after Close.
+func (c *Client) post(targets []int, ops ...roundOp) ([]*posted, error) {
+	c.mu.RLock() // no enqueue after Close has stopped the dispatchers
+	defer c.mu.RUnlock()
+	if c.closed {
+		return nil, ErrClosed
+	}
+	deadline := time.Now().Add(c.cfg.nodeTimeout)
+	ps := make([]*posted, len(ops))
+	for j := range ops {
+		ps[j] = &posted{targets: targets, replies: make(chan reply, len(targets)), deadline: deadline}
+	}
+	for _, i := range targets {
+		rs := make([]*request, len(ops))
+		for j, o := range ops {
+			rs[j] = &request{ctx: o.base, deadline: deadline, op: o.op, node: i, replies: ps[j].replies}
+		}
+		c.dispatchers[i].enqueue(rs...)
+	}
+	return ps, nil
+}
+
+// collect passes p's replies to decide as they arrive, as round describes.
+func (c *Client) collect(ctx context.Context, p *posted, decide func(reply) bool) error {
+	timer := time.NewTimer(time.Until(p.deadline))
 	defer timer.Stop()
 	answered := make([]bool, len(c.nodes))
-	for count := 0; count < len(targets); {
+	for count := 0; count < len(p.targets); {
 		select {
-		case r := <-replies:
+		case r := <-p.replies:
 			if answered[r.node] {
 				continue // already counted as timed out
 			}
@@ -54,7 +89,7 @@ func (c *Client) round(ctx, base context.Context, targets []int, o *op, decide f
 				return nil
 			}
 		case <-timer.C:
-			for _, i := range targets {
+			for _, i := range p.targets {
 				if !answered[i] {
 					answered[i] = true
 					count++
@@ -83,14 +118,5 @@ func (c *Client) send(o *op) { c.sendTo(c.all, o) }
 
 // sendTo is send to the nodes in targets only.
 func (c *Client) sendTo(targets []int, o *op) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	if c.closed {
-		return
-	}
-	replies := make(chan reply, len(targets))
-	deadline := time.Now().Add(c.cfg.nodeTimeout)
-	for _, i := range targets {
-		c.dispatchers[i].enqueue(&request{ctx: context.Background(), deadline: deadline, op: o, node: i, replies: replies})
-	}
+	_, _ = c.post(targets, roundOp{base: context.Background(), op: o})
 }

@@ -210,7 +210,7 @@ func (c *Client) acquireScope(ctx context.Context, resource, owner string, opts 
 	if sc.wait == 0 {
 		return grant, try()
 	}
-	return grant, c.retryWhileRefused(ctx, resource, sc.wait, try)
+	return grant, c.retryWhileRefused(ctx, resource, sc.wait, nil, func(*handoff) error { return try() })
 }
 
 // newScopeCall checks a scope operation's arguments — resource, owner
@@ -307,7 +307,7 @@ func (c *Client) releaseScope(ctx context.Context, resource, holder string, epoc
 		conditional = "1"
 	}
 	o.args = append(o.args, c.cfg.scopeMemory.Milliseconds(), conditional, owner)
-	return c.runRelease(ctx, keysFor(resource), o, 0)
+	return c.runRelease(ctx, keysFor(resource), o, 0, false)
 }
 
 // EndScope ends the scope as its attempt attempt (see ScopeAttempt), the

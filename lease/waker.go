@@ -18,16 +18,31 @@ import (
 // A release wakes only the first waiter in line for that resource (in
 // this Client): one acquisition attempt per release instead of a herd, and
 // first come, first served among this process's waiters. A waiter that
-// fails keeps its place.
+// fails keeps its place. A release by this Client may instead hand the
+// lock to its first waiting Acquire (see handoff.go); such a release
+// announces nothing.
 //
 // Wake-ups are best effort: a subscription is sent asynchronously and a
 // node may be down, so a release can go unnoticed; backoff is the fallback.
 type waker struct {
 	mu      sync.Mutex
 	closed  bool
-	subs    []*nodeSubscription        // nil until the first waiter
-	waiters map[string][]chan struct{} // per channel, in arrival order
+	subs    []*nodeSubscription     // nil until the first waiter
+	waiters map[string][]*waitEntry // per channel, in arrival order
+	chain   map[string]int          // per channel: hand-offs in a row
 	running sync.WaitGroup
+}
+
+// waitEntry is one waiting call in a channel's line.
+type waitEntry struct {
+	// ch (capacity 1) receives a wake-up: nil, or a hand-off, an
+	// acquisition already queued for this waiter that it must complete
+	// (or abandon).
+	ch chan *handoff
+	// parked: the waiter is waiting for ch and nothing is in it, so a
+	// release may hand it the lock. Only the sender of a value clears it.
+	parked bool
+	spec   *handoffSpec // nil: wake-ups only (a scope waiter)
 }
 
 // nodeSubscription is one node's Pub/Sub connection and the ordered queue
@@ -54,15 +69,19 @@ type subscriptionChange struct {
 	subscribe bool
 }
 
-// watch registers interest in channel. The returned channel receives a
-// value (capacity 1, never closed) when a release is announced on any
-// node; stop unregisters.
-func (w *waker) watch(nodes []Node, channel string) (wake <-chan struct{}, stop func()) {
-	ch := make(chan struct{}, 1)
+// watch puts a waiter in channel's line; spec (nil for none) says how a
+// release may hand it the lock. The waiter must call leave when it stops
+// waiting. queued reports whether a waiter that can receive hand-offs was
+// already in line.
+func (w *waker) watch(nodes []Node, channel string, spec *handoffSpec) (e *waitEntry, queued bool) {
+	e = &waitEntry{ch: make(chan *handoff, 1), spec: spec}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
-		return ch, func() {}
+		return e, false
+	}
+	for _, o := range w.waiters[channel] {
+		queued = queued || o.spec != nil
 	}
 	if w.subs == nil {
 		w.start(nodes)
@@ -70,39 +89,81 @@ func (w *waker) watch(nodes []Node, channel string) (wake <-chan struct{}, stop 
 	if len(w.waiters[channel]) == 0 {
 		w.change(subscriptionChange{channel: channel, subscribe: true})
 	}
-	w.waiters[channel] = append(w.waiters[channel], ch)
-	return ch, func() {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		line := w.waiters[channel]
-		for i, c := range line {
-			if c != ch {
-				continue
-			}
-			line = append(line[:i], line[i+1:]...)
-			if i == 0 && len(ch) > 0 && len(line) > 0 {
-				// The head leaves with a wake-up it did not use: pass it on.
-				select {
-				case line[0] <- struct{}{}:
-				default:
-				}
-			}
-			break
+	w.waiters[channel] = append(w.waiters[channel], e)
+	return e, queued
+}
+
+// park marks e as waiting for its channel with nothing pending.
+func (w *waker) park(e *waitEntry) {
+	w.mu.Lock()
+	e.parked = len(e.ch) == 0
+	w.mu.Unlock()
+}
+
+// unpark ends e's wait without a wake-up; it returns a hand-off that
+// arrived meanwhile, which the caller must complete or abandon.
+func (w *waker) unpark(e *waitEntry) *handoff {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	e.parked = false
+	select {
+	case h := <-e.ch:
+		return h
+	default:
+		return nil
+	}
+}
+
+// leave takes e out of channel's line. A wake-up e did not use passes to
+// the next waiter when e was first; a hand-off e did not use is returned,
+// and the caller must abandon it.
+func (w *waker) leave(channel string, e *waitEntry) *handoff {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	e.parked = false
+	var h *handoff
+	woken := false
+	select {
+	case h = <-e.ch:
+		woken = h == nil
+	default:
+	}
+	line := w.waiters[channel]
+	for i, c := range line {
+		if c != e {
+			continue
 		}
-		if len(line) > 0 {
-			w.waiters[channel] = line
-			return
+		line = append(line[:i], line[i+1:]...)
+		if i == 0 && woken && len(line) > 0 {
+			w.wake(line[0]) // e leaves with a wake-up it did not use: pass it on
 		}
-		delete(w.waiters, channel)
-		if !w.closed {
-			w.change(subscriptionChange{channel: channel})
-		}
+		break
+	}
+	if len(line) > 0 {
+		w.waiters[channel] = line
+		return h
+	}
+	delete(w.waiters, channel)
+	delete(w.chain, channel)
+	if !w.closed && w.subs != nil {
+		w.change(subscriptionChange{channel: channel})
+	}
+	return h
+}
+
+// wake gives e a wake-up unless one is pending; w.mu is held.
+func (w *waker) wake(e *waitEntry) {
+	select {
+	case e.ch <- nil:
+		e.parked = false
+	default:
 	}
 }
 
 // start opens the per-node subscriptions; w.mu is held.
 func (w *waker) start(nodes []Node) {
-	w.waiters = make(map[string][]chan struct{})
+	w.waiters = make(map[string][]*waitEntry)
+	w.chain = make(map[string]int)
 	for _, node := range nodes {
 		s := &nodeSubscription{
 			pubsub: node.Subscribe(context.Background()),
@@ -177,10 +238,7 @@ func (w *waker) notify(channel string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if line := w.waiters[channel]; len(line) > 0 {
-		select {
-		case line[0] <- struct{}{}:
-		default: // a wake-up is already pending
-		}
+		w.wake(line[0])
 	}
 }
 
