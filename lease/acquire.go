@@ -188,7 +188,7 @@ func (c *Client) tryAcquire(ctx context.Context, resource, owner string, ac acqu
 	c.inflight.RLock()
 	defer c.inflight.RUnlock()
 	a := c.newAttempt(keysFor(resource), owner, ac)
-	p, err := c.post(c.all, roundOp{base: ctx, op: a.op})
+	p, err := c.post(true, c.all, roundOp{base: ctx, op: a.op})
 	return c.finishAcquire(ctx, a, p, err, stats)
 }
 
@@ -206,6 +206,16 @@ type acquireAttempt struct {
 	taken     []bool // answered "held by another": nothing to undo there
 	failed    []*NodeError
 	contended bool
+
+	// Storage for the op, its keys and arguments, and the per-node
+	// answers of up to 5 nodes: one allocation for the attempt.
+	opv     op
+	keyv    [3]string
+	argv    [9]any
+	fencev  [5]int64
+	takenv  [5]bool
+	grantv  [5]int
+	failedv [5]*NodeError
 }
 
 // newAttempt prepares an acquisition by owner; its start is now, so it
@@ -215,14 +225,22 @@ func (c *Client) newAttempt(k keys, owner string, ac acquireConfig) *acquireAtte
 	if ac.takeover {
 		takeover = "1"
 	}
-	a := &acquireAttempt{k: k, owner: owner, ac: ac, fences: make([]int64, len(c.nodes)), taken: make([]bool, len(c.nodes))}
-	a.op = &op{
-		script: acquireScript,
-		keys:   []string{k.lock, k.fence, nodeKey},
-		args: []any{owner, ac.ttl.Milliseconds(), holderPrefix(ac.holder), string(ac.epoch), takeover, fenceFloor(faultseam.Now()),
-			c.guardArgs[0], c.guardArgs[1], c.guardArgs[2]},
-		decode: decodeInt64Slice,
+	n := len(c.nodes)
+	a := &acquireAttempt{k: k, owner: owner, ac: ac}
+	if n <= len(a.fencev) {
+		a.fences, a.taken, a.granted, a.failed = a.fencev[:n], a.takenv[:n], a.grantv[:0], a.failedv[:0]
+	} else {
+		a.fences, a.taken = make([]int64, n), make([]bool, n)
 	}
+	a.keyv = [3]string{k.lock, k.fence, nodeKey}
+	ttl := any(ac.ttl.Milliseconds())
+	if ac.ttl == c.cfg.ttl {
+		ttl = c.ttlArg // boxed once
+	}
+	a.argv = [9]any{owner, ttl, holderPrefix(ac.holder), string(ac.epoch), takeover, fenceFloor(faultseam.Now()),
+		c.guardArgs[0], c.guardArgs[1], c.guardArgs[2]}
+	a.opv = op{script: acquireScript, keys: a.keyv[:], args: a.argv[:], decode: decodeInt64Slice}
+	a.op = &a.opv
 	a.start = c.cfg.clock.now()
 	return a
 }

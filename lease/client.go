@@ -37,7 +37,15 @@ type Client struct {
 
 	all         []int         // 0..N-1
 	guardArgs   [3]any        // the acquire script's guard arguments, boxed once
+	ttlArg      any           // the Client's TTL in milliseconds, boxed once
 	dispatchers []*dispatcher // one per node: requests go out pipelined, in order
+	// direct: callers may send their own requests (see post). Only with a
+	// single node, whose reply is the outcome, so waiting for it is what the
+	// round does anyway; and only when its client ends every request by the
+	// deadline of its context, so the caller still waits one node timeout
+	// at most.
+	direct      bool
+	directSends atomic.Int64 // batches callers sent themselves
 
 	mu     sync.RWMutex // guards closed against enqueueing after Close
 	closed bool
@@ -87,7 +95,9 @@ func New(nodes []Node, opts ...Option) (*Client, error) {
 	if faultseam.Broken("guard") { // the fault suite's broken build: see internal/faultseam
 		windowMs = 0
 	}
+	c.ttlArg = cfg.ttl.Milliseconds()
 	c.guardArgs = [3]any{guardMs, windowMs, fmt.Sprintf("%d:%d:", guardMs, windowMs)}
+	c.direct = len(nodes) == 1 && boundedByContext(nodes[0])
 	for i, node := range c.nodes {
 		c.all = append(c.all, i)
 		c.dispatchers = append(c.dispatchers, newDispatcher(node, i))
@@ -132,6 +142,13 @@ func (c *Client) Close() error {
 	}
 	c.waker.close()
 	return nil
+}
+
+// boundedByContext reports whether node's client ends each request by the
+// deadline of its context (go-redis's ContextTimeoutEnabled).
+func boundedByContext(node Node) bool {
+	o, ok := node.(interface{ Options() *redis.Options })
+	return ok && o.Options() != nil && o.Options().ContextTimeoutEnabled
 }
 
 func checkNodes(nodes []Node) ([]string, error) {

@@ -49,6 +49,7 @@ type dispatcher struct {
 
 	mu      sync.Mutex
 	pending []*request
+	sending bool // a batch is under way, sent by run or by a caller (see claim)
 	stopped bool
 	kick    chan struct{} // capacity 1: pending is not empty
 	stop    chan struct{}
@@ -97,13 +98,47 @@ func (d *dispatcher) run() {
 			default:
 			}
 			d.mu.Lock()
-			batch := d.pending
-			d.pending = nil
-			d.mu.Unlock()
-			if len(batch) == 0 {
+			if d.sending || len(d.pending) == 0 {
+				d.mu.Unlock() // a caller's batch is under way: it kicks when done
 				break
 			}
+			batch := d.pending
+			d.pending = nil
+			d.sending = true
+			d.mu.Unlock()
 			d.send(batch)
+			d.mu.Lock()
+			d.sending = false
+			d.mu.Unlock()
+		}
+	}
+}
+
+// claim lets a caller send its own requests from its goroutine, sparing
+// the wake-ups of the hand-off to run and back: it succeeds when nothing is
+// queued or under way, and the caller must then send and call unclaim.
+// Requests still go out one batch at a time and in order: while a caller
+// sends, others queue and run sends them after it.
+func (d *dispatcher) claim() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.stopped || d.sending || len(d.pending) > 0 {
+		return false
+	}
+	d.sending = true
+	return true
+}
+
+// unclaim ends a caller's batch and hands what was queued meanwhile to run.
+func (d *dispatcher) unclaim() {
+	d.mu.Lock()
+	d.sending = false
+	more := len(d.pending) > 0
+	d.mu.Unlock()
+	if more {
+		select {
+		case d.kick <- struct{}{}:
+		default:
 		}
 	}
 }
@@ -183,6 +218,10 @@ func (d *dispatcher) send(batch []*request) {
 }
 
 func (d *dispatcher) exec(ctx context.Context, batch []*request) []*redis.Cmd {
+	if len(batch) == 1 { // no pipeline to build for one request
+		r := batch[0]
+		return []*redis.Cmd{d.node.EvalSha(ctx, r.op.script.Hash(), r.op.keys, r.op.args...)}
+	}
 	pipe := d.node.Pipeline()
 	cmds := make([]*redis.Cmd, len(batch))
 	for i, r := range batch {

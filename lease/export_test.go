@@ -59,3 +59,6 @@ func (c *Client) Parked(resource string) int {
 func WithHandOffHooks(chosen, queued func()) Option {
 	return func(cfg *config) error { cfg.handOffChosen, cfg.handedOff = chosen, queued; return nil }
 }
+
+// DirectSends is how many batches callers of c sent themselves (see post).
+func (c *Client) DirectSends() int64 { return c.directSends.Load() }

@@ -23,6 +23,15 @@ type gatedNode struct {
 	open    chan struct{} // one value lets one batch through
 }
 
+// EvalSha goes through the node's pipeline too: the lease client sends
+// a batch of one request this way.
+func (n *gatedNode) EvalSha(ctx context.Context, sha string, keys []string, args ...any) *redis.Cmd {
+	p := n.Pipeline()
+	c := p.EvalSha(ctx, sha, keys, args...)
+	_, _ = p.Exec(ctx)
+	return c
+}
+
 func (n *gatedNode) Pipeline() redis.Pipeliner {
 	return gatedPipe{Pipeliner: n.Client.Pipeline(), node: n}
 }

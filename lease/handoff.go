@@ -70,7 +70,7 @@ func (c *Client) handOffRelease(ctx context.Context, k keys, o *op) (p []*posted
 	}
 	o.args[2] = "" // handed on, not free: nothing to announce
 	a := c.newAttempt(k, newOwner(e.spec.ac.holder, e.spec.ac.epoch), e.spec.ac)
-	ps, err := c.post(c.all, roundOp{base: context.WithoutCancel(ctx), op: o}, roundOp{base: context.WithoutCancel(e.spec.ctx), op: a.op})
+	ps, err := c.post(false, c.all, roundOp{base: context.WithoutCancel(ctx), op: o}, roundOp{base: context.WithoutCancel(e.spec.ctx), op: a.op})
 	if err != nil {
 		c.inflight.RUnlock()
 		o.args[2] = k.channel
@@ -78,7 +78,7 @@ func (c *Client) handOffRelease(ctx context.Context, k keys, o *op) (p []*posted
 	}
 	w.chain[k.channel]++
 	c.handoffs.Add(1)
-	c.obs.handedOn.Add(ctx, 1)
+	c.obs.handedOff(ctx)
 	e.parked = false
 	e.ch <- &handoff{a: a, p: ps[1:]} // parked: ch was empty
 	return ps[:1], true

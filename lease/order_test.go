@@ -27,6 +27,15 @@ type leakyNode struct {
 	done    chan struct{} // closed once the held batch ran
 }
 
+// EvalSha goes through the node's pipeline too: the lease client sends
+// a batch of one request this way.
+func (n *leakyNode) EvalSha(ctx context.Context, sha string, keys []string, args ...any) *redis.Cmd {
+	p := n.Pipeline()
+	c := p.EvalSha(ctx, sha, keys, args...)
+	_, _ = p.Exec(ctx)
+	return c
+}
+
 func (n *leakyNode) Pipeline() redis.Pipeliner {
 	return leakyPipe{Pipeliner: n.Client.Pipeline(), node: n}
 }

@@ -87,7 +87,8 @@ const (
 )
 
 // WithTracerProvider sets where spans go. Default: otel.GetTracerProvider()
-// (a no-op until the application installs a provider).
+// (a no-op until the application installs a provider; until then spans
+// are not even created).
 func WithTracerProvider(tp trace.TracerProvider) Option {
 	return func(c *config) error {
 		if tp == nil {
@@ -99,7 +100,8 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 }
 
 // WithMeterProvider sets where metrics go. Default: otel.GetMeterProvider()
-// (a no-op until the application installs a provider).
+// (a no-op until the application installs a provider; until then nothing
+// is measured).
 func WithMeterProvider(mp metric.MeterProvider) Option {
 	return func(c *config) error {
 		if mp == nil {
@@ -123,20 +125,45 @@ type observer struct {
 	guardedReplies  metric.Int64Counter
 	guardedUntil    metric.Float64Gauge
 	nodeAttrs       []attribute.KeyValue // redlease.nodes, redlease.quorum
+	// globalTP and globalMP are the global providers at New when none was
+	// given. While they are still the global ones, no SDK is installed and
+	// spans and metrics would go nowhere: they are skipped, which saves
+	// their allocations. Once the application installs a provider (before
+	// or after New), the instruments forward to it and are used.
+	globalTP trace.TracerProvider
+	globalMP metric.MeterProvider
 }
+
+// tracing reports whether spans can go anywhere.
+func (o *observer) tracing() bool { return o.globalTP == nil || otel.GetTracerProvider() != o.globalTP }
+
+// metering reports whether measurements can go anywhere.
+func (o *observer) metering() bool { return o.globalMP == nil || otel.GetMeterProvider() != o.globalMP }
+
+// spanKindClient is the start option of every span, built once.
+var spanKindClient = trace.WithSpanKind(trace.SpanKindClient)
+
+// noSpan is what start returns while spans go nowhere: it records nothing.
+var noSpan = trace.SpanFromContext(context.Background())
 
 func newObserver(cfg config, nodes, quorum int) (*observer, error) {
 	tp, mp := cfg.tracerProvider, cfg.meterProvider
+	var globalTP trace.TracerProvider
+	var globalMP metric.MeterProvider
 	if tp == nil {
 		tp = otel.GetTracerProvider()
+		globalTP = tp
 	}
 	if mp == nil {
 		mp = otel.GetMeterProvider()
+		globalMP = mp
 	}
 	meter := mp.Meter(instrumentationName)
 	o := &observer{
 		tracer:    tp.Tracer(instrumentationName),
 		nodeAttrs: []attribute.KeyValue{AttrNodes.Int(nodes), AttrQuorum.Int(quorum)},
+		globalTP:  globalTP,
+		globalMP:  globalMP,
 	}
 	var err error
 	seconds := metric.WithExplicitBucketBoundaries(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800)
@@ -191,7 +218,10 @@ var outcomeSets = func() map[string]metric.MeasurementOption {
 }()
 
 func (o *observer) start(ctx context.Context, name, resource string) (context.Context, trace.Span) {
-	ctx, span := o.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient))
+	if !o.tracing() {
+		return ctx, noSpan
+	}
+	ctx, span := o.tracer.Start(ctx, name, spanKindClient)
 	if span.IsRecording() {
 		span.SetAttributes(AttrResource.String(resource))
 		span.SetAttributes(o.nodeAttrs...)
@@ -232,6 +262,13 @@ func nodeEvents(span trace.Span, nodes []*NodeError) {
 
 // guarded records a reply from a node in its restart guard, which ends
 // after remaining.
+// handedOff counts a release that handed the lock on.
+func (o *observer) handedOff(ctx context.Context) {
+	if o.metering() {
+		o.handedOn.Add(ctx, 1)
+	}
+}
+
 func (o *observer) guarded(ctx context.Context, node int, remaining time.Duration) {
 	set := metric.WithAttributeSet(attribute.NewSet(AttrNode.Int(node)))
 	o.guardedReplies.Add(ctx, 1, set)
@@ -239,6 +276,9 @@ func (o *observer) guarded(ctx context.Context, node int, remaining time.Duratio
 }
 
 func (o *observer) attempt(ctx context.Context, outcome string, contended bool) {
+	if !o.metering() {
+		return
+	}
 	o.attempts.Add(ctx, 1, outcomeSets[outcome])
 	if contended {
 		o.contention.Add(ctx, 1)
@@ -246,14 +286,23 @@ func (o *observer) attempt(ctx context.Context, outcome string, contended bool) 
 }
 
 func (o *observer) acquired(ctx context.Context, start time.Time, outcome string) {
+	if !o.metering() {
+		return
+	}
 	o.acquireDuration.Record(ctx, time.Since(start).Seconds(), outcomeSets[outcome])
 }
 
 func (o *observer) extended(ctx context.Context, outcome string) {
+	if !o.metering() {
+		return
+	}
 	o.extensions.Add(ctx, 1, outcomeSets[outcome])
 }
 
 func (o *observer) ended(held time.Duration, cause error) {
+	if !o.metering() {
+		return
+	}
 	ctx := context.Background()
 	outcome := OutcomeReleased
 	switch cause {

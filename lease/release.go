@@ -157,7 +157,7 @@ func (c *Client) runRelease(ctx context.Context, k keys, o *op, token int64, han
 		}
 	}
 	if !handed {
-		p, err = c.post(c.all, roundOp{base: context.WithoutCancel(ctx), op: o})
+		p, err = c.post(true, c.all, roundOp{base: context.WithoutCancel(ctx), op: o})
 	}
 	if err == nil {
 		err = c.collect(ctx, p[0], func(r reply) bool {
@@ -187,5 +187,11 @@ func releaseOp(k keys, owner, prefix string, announce bool) *op {
 	if announce {
 		channel = k.channel
 	}
-	return &op{script: releaseScript, keys: []string{k.lock}, args: []any{owner, prefix, channel, k.resource, "", 0, ""}, decode: decodeInt64, final: true}
+	r := &struct { // one allocation for the op, its keys and arguments
+		op   op
+		keys [1]string
+		args [7]any
+	}{keys: [1]string{k.lock}, args: [7]any{owner, prefix, channel, k.resource, "", 0, ""}}
+	r.op = op{script: releaseScript, keys: r.keys[:], args: r.args[:], decode: decodeInt64, final: true}
+	return &r.op
 }

@@ -2,6 +2,7 @@ package lease
 
 import (
 	"context"
+	"sync"
 	"time"
 )
 
@@ -27,7 +28,7 @@ func (c *Client) round(ctx, base context.Context, targets []int, o *op, decide f
 	if len(targets) == 0 {
 		return nil
 	}
-	p, err := c.post(targets, roundOp{base: base, op: o})
+	p, err := c.post(true, targets, roundOp{base: base, op: o})
 	if err != nil {
 		return err
 	}
@@ -51,47 +52,85 @@ type posted struct {
 // node in the given order and in one step, so that a node's dispatcher sends
 // them in that order and usually in one pipeline. It returns ErrClosed
 // after Close.
-func (c *Client) post(targets []int, ops ...roundOp) ([]*posted, error) {
+//
+// With direct, on a Client of one node whose client bounds every request
+// by its context's deadline (Client.direct), the caller sends its requests
+// itself when nothing else is queued or under way for the node: post then
+// returns with the replies in hand, within one node timeout, and a ctx
+// that ends meanwhile is seen only then. Only a caller that collects the
+// round, holds c.inflight and holds no other lock may ask for it.
+func (c *Client) post(direct bool, targets []int, ops ...roundOp) ([]*posted, error) {
 	c.mu.RLock() // no enqueue after Close has stopped the dispatchers
 	defer c.mu.RUnlock()
 	if c.closed {
 		return nil, ErrClosed
 	}
 	deadline := time.Now().Add(c.cfg.nodeTimeout)
-	ps := make([]*posted, len(ops))
-	for j := range ops {
-		ps[j] = &posted{targets: targets, replies: make(chan reply, len(targets)), deadline: deadline}
-	}
-	for _, i := range targets {
-		rs := make([]*request, len(ops))
-		for j, o := range ops {
-			rs[j] = &request{ctx: o.base, deadline: deadline, op: o.op, node: i, replies: ps[j].replies}
+	var ps []*posted
+	var reqs []request
+	var ptrs []*request
+	if len(ops) == 1 && len(targets) <= 5 { // the usual round: one allocation besides the channel
+		one := &struct {
+			p    posted
+			ps   [1]*posted
+			reqs [5]request
+			ptrs [5]*request
+		}{}
+		one.ps[0] = &one.p
+		ps, reqs, ptrs = one.ps[:], one.reqs[:len(targets)], one.ptrs[:len(targets)]
+	} else {
+		ps = make([]*posted, len(ops))
+		for j := range ops {
+			ps[j] = &posted{}
 		}
-		c.dispatchers[i].enqueue(rs...)
+		reqs = make([]request, len(targets)*len(ops))
+		ptrs = make([]*request, len(targets)*len(ops))
+	}
+	for _, p := range ps {
+		*p = posted{targets: targets, replies: make(chan reply, len(targets)), deadline: deadline}
+	}
+	for t, i := range targets {
+		rs := ptrs[t*len(ops) : (t+1)*len(ops)]
+		for j, o := range ops {
+			r := &reqs[t*len(ops)+j]
+			*r = request{ctx: o.base, deadline: deadline, op: o.op, node: i, replies: ps[j].replies}
+			rs[j] = r
+		}
+		d := c.dispatchers[i]
+		if direct && c.direct && d.claim() {
+			c.directSends.Add(1)
+			d.send(rs)
+			d.unclaim()
+			continue
+		}
+		d.enqueue(rs...)
 	}
 	return ps, nil
 }
 
 // collect passes p's replies to decide as they arrive, as round describes.
 func (c *Client) collect(ctx context.Context, p *posted, decide func(reply) bool) error {
-	timer := time.NewTimer(time.Until(p.deadline))
-	defer timer.Stop()
-	answered := make([]bool, len(c.nodes))
+	timer := getTimer(time.Until(p.deadline))
+	defer putTimer(timer)
+	var answered nodeSet
+	if len(c.nodes) > 64 {
+		answered.more = make([]bool, len(c.nodes))
+	}
 	for count := 0; count < len(p.targets); {
 		select {
 		case r := <-p.replies:
-			if answered[r.node] {
+			if answered.has(r.node) {
 				continue // already counted as timed out
 			}
-			answered[r.node] = true
+			answered.add(r.node)
 			count++
 			if decide(r) {
 				return nil
 			}
 		case <-timer.C:
 			for _, i := range p.targets {
-				if !answered[i] {
-					answered[i] = true
+				if !answered.has(i) {
+					answered.add(i)
 					count++
 					if decide(reply{node: i, err: ErrNodeTimeout}) {
 						return nil
@@ -103,6 +142,45 @@ func (c *Client) collect(ctx context.Context, p *posted, decide func(reply) bool
 		}
 	}
 	return nil
+}
+
+// timers are reused by collect: a round's timer is stopped before it goes
+// back, and a stopped timer delivers no stale tick after Reset (Go 1.23+).
+var timers sync.Pool
+
+func getTimer(d time.Duration) *time.Timer {
+	if t, ok := timers.Get().(*time.Timer); ok {
+		t.Reset(d)
+		return t
+	}
+	return time.NewTimer(d)
+}
+
+func putTimer(t *time.Timer) {
+	t.Stop()
+	timers.Put(t)
+}
+
+// nodeSet is a set of node indexes: a bit mask up to 64 nodes, a slice
+// beyond.
+type nodeSet struct {
+	bits uint64
+	more []bool
+}
+
+func (s *nodeSet) has(i int) bool {
+	if s.more != nil {
+		return s.more[i]
+	}
+	return s.bits&(1<<i) != 0
+}
+
+func (s *nodeSet) add(i int) {
+	if s.more != nil {
+		s.more[i] = true
+		return
+	}
+	s.bits |= 1 << i
 }
 
 func (c *Client) nodeError(r reply) *NodeError {
@@ -118,5 +196,5 @@ func (c *Client) send(o *op) { c.sendTo(c.all, o) }
 
 // sendTo is send to the nodes in targets only.
 func (c *Client) sendTo(targets []int, o *op) {
-	_, _ = c.post(targets, roundOp{base: context.Background(), op: o})
+	_, _ = c.post(false, targets, roundOp{base: context.Background(), op: o})
 }

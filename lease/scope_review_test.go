@@ -210,6 +210,15 @@ type stepNode struct {
 	n     int
 }
 
+// EvalSha goes through the node's pipeline too: the lease client sends
+// a batch of one request this way.
+func (n *stepNode) EvalSha(ctx context.Context, sha string, keys []string, args ...any) *redis.Cmd {
+	p := n.Pipeline()
+	c := p.EvalSha(ctx, sha, keys, args...)
+	_, _ = p.Exec(ctx)
+	return c
+}
+
 func (g *stepNode) Pipeline() redis.Pipeliner { return stepPipe{g.Client.Pipeline(), g} }
 
 type stepPipe struct {

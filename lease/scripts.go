@@ -73,8 +73,11 @@ type keys struct {
 }
 
 func keysFor(resource string) keys {
-	base := "redlease:{" + resource + "}:"
-	return keys{resource: resource, lock: base + "lock", fence: base + "fence", channel: base + "released"}
+	// One allocation: the three keys are slices of one string.
+	all := "redlease:{" + resource + "}:lock" + "redlease:{" + resource + "}:fence" + "redlease:{" + resource + "}:released"
+	n := len("redlease:{}:") + len(resource)
+	lock, fence := all[:n+len("lock")], all[n+len("lock"):2*n+len("lockfence")]
+	return keys{resource: resource, lock: lock, fence: fence, channel: all[2*n+len("lockfence"):]}
 }
 
 // scopeKeys are the keys of holder's scope on resource (see scope.go).
