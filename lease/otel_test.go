@@ -3,17 +3,21 @@ package lease_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/redlease/redlease/lease"
 	"github.com/redlease/redlease/lease/leasetest"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 )
 
 // Spans and metrics carry the documented names and attributes, and never
@@ -202,4 +206,50 @@ func observedClient(t *testing.T) (*tracetest.SpanRecorder, *sdkmetric.ManualRea
 	t.Cleanup(func() { _ = tp.Shutdown(context.Background()); _ = mp.Shutdown(context.Background()) })
 	c, cluster := newClient(t, 3, lease.WithTracerProvider(tp), lease.WithMeterProvider(mp))
 	return spans, reader, c, cluster
+}
+
+// A Client created before the application installs its OpenTelemetry SDK
+// (the default providers) records nothing until then, and records spans
+// and metrics from the moment the SDK is installed.
+func TestTelemetryFlowsOnceAnSDKIsInstalledAfterNew(t *testing.T) {
+	c, _ := newClient(t, 1)
+	ctx := context.Background()
+	if err := mustAcquire(t, c, "late-sdk").Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	spans := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	otel.SetTracerProvider(tp)
+	otel.SetMeterProvider(mp)
+	t.Cleanup(func() {
+		otel.SetTracerProvider(tracenoop.NewTracerProvider())
+		otel.SetMeterProvider(metricnoop.NewMeterProvider())
+		_ = tp.Shutdown(context.Background())
+		_ = mp.Shutdown(context.Background())
+	})
+	if err := mustAcquire(t, c, "late-sdk").Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range spans.Ended() {
+		names = append(names, s.Name())
+	}
+	if !slices.Contains(names, lease.SpanAcquire) || !slices.Contains(names, lease.SpanRelease) {
+		t.Fatalf("spans after the SDK was installed: %v", names)
+	}
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(ctx, &rm); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			found = found || m.Name == lease.MetricAcquireAttempts
+		}
+	}
+	if !found {
+		t.Fatalf("no %s after the SDK was installed", lease.MetricAcquireAttempts)
+	}
 }
