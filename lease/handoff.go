@@ -26,12 +26,14 @@ import "context"
 // A release that hands the lock on announces nothing: the lock is not
 // free. Waiters of other processes then try at their backoff steps and
 // find it held; to keep them from starving, a resource is handed on at most
-// maxHandoffChain times in a row, then one release announces and lets
-// every waiter compete. When a handed attempt fails (the waiter's context
-// ended, nodes failed), the next waiter of this Client is woken; waiters
-// of other processes learn of it at their next backoff step.
-// maxHandoffChain bounds the hand-offs in a row of one resource within one
-// Client.
+// maxHandoffChain times between two announced releases of this Client
+// (however often its line empties meanwhile), then one release announces
+// and lets every waiter compete. A waiter whose handed attempt fails
+// (nodes failed) tries again at its backoff step; one that gave up wakes
+// the next waiter of this Client; waiters of other processes learn of a
+// lock left free at their next backoff step.
+// maxHandoffChain bounds the hand-offs of one resource by one Client
+// between two of its announced releases.
 const maxHandoffChain = 16
 
 // handoffSpec is what a waiting Acquire lets a release do on its behalf.
@@ -108,13 +110,14 @@ func (w *waker) handOffTarget(channel string) *waitEntry {
 }
 
 // completeHanded finishes the acquisition a release queued for this
-// waiter. When it fails, the next waiter in line is woken: the release
-// announced nothing to this Client.
+// waiter. When it fails, the waiter tries again at its next backoff step;
+// when it fails because the waiter's ctx ended, the waiter leaves the line
+// and passes a wake-up on to the next one (the release announced nothing).
 func (c *Client) completeHanded(ctx context.Context, h *handoff, stats *acquireStats) (*Lease, error) {
 	defer c.inflight.RUnlock() // taken by the releaser for this attempt
 	l, err := c.finishAcquire(ctx, h.a, h.p, nil, stats)
-	if err != nil {
-		c.waker.notify(h.a.k.channel)
+	if err != nil && ctx.Err() != nil {
+		c.waker.notify(h.a.k.channel) // to this waiter, first in line: leave passes it on
 	}
 	return l, err
 }

@@ -2,6 +2,7 @@ package lease
 
 import (
 	"context"
+	"reflect"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -125,11 +126,12 @@ type observer struct {
 	guardedReplies  metric.Int64Counter
 	guardedUntil    metric.Float64Gauge
 	nodeAttrs       []attribute.KeyValue // redlease.nodes, redlease.quorum
-	// globalTP and globalMP are the global providers at New when none was
-	// given. While they are still the global ones, no SDK is installed and
-	// spans and metrics would go nowhere: they are skipped, which saves
-	// their allocations. Once the application installs a provider (before
-	// or after New), the instruments forward to it and are used.
+	// globalTP and globalMP are OpenTelemetry's default global providers,
+	// when no provider was given and the application had installed none at
+	// New. While they are still the global ones, spans and metrics would go
+	// nowhere: they are skipped, which saves their allocations. Once the
+	// application installs a provider, the instruments forward to it and
+	// are used. A provider installed before New is used from the start.
 	globalTP trace.TracerProvider
 	globalMP metric.MeterProvider
 }
@@ -139,6 +141,13 @@ func (o *observer) tracing() bool { return o.globalTP == nil || otel.GetTracerPr
 
 // metering reports whether measurements can go anywhere.
 func (o *observer) metering() bool { return o.globalMP == nil || otel.GetMeterProvider() != o.globalMP }
+
+// isOtelDefault reports whether p is OpenTelemetry's default global
+// provider, which forwards to nothing until the application installs one.
+func isOtelDefault(p any) bool {
+	t := reflect.TypeOf(p)
+	return t != nil && t.Kind() == reflect.Pointer && t.Elem().PkgPath() == "go.opentelemetry.io/otel/internal/global"
+}
 
 // spanKindClient is the start option of every span, built once.
 var spanKindClient = trace.WithSpanKind(trace.SpanKindClient)
@@ -152,11 +161,15 @@ func newObserver(cfg config, nodes, quorum int) (*observer, error) {
 	var globalMP metric.MeterProvider
 	if tp == nil {
 		tp = otel.GetTracerProvider()
-		globalTP = tp
+		if isOtelDefault(tp) {
+			globalTP = tp
+		}
 	}
 	if mp == nil {
 		mp = otel.GetMeterProvider()
-		globalMP = mp
+		if isOtelDefault(mp) {
+			globalMP = mp
+		}
 	}
 	meter := mp.Meter(instrumentationName)
 	o := &observer{

@@ -208,13 +208,15 @@ func observedClient(t *testing.T) (*tracetest.SpanRecorder, *sdkmetric.ManualRea
 	return spans, reader, c, cluster
 }
 
-// A Client created before the application installs its OpenTelemetry SDK
-// (the default providers) records nothing until then, and records spans
-// and metrics from the moment the SDK is installed.
-func TestTelemetryFlowsOnceAnSDKIsInstalledAfterNew(t *testing.T) {
-	c, _ := newClient(t, 1)
+// Clients on the default providers: one created before the application
+// installs its OpenTelemetry SDK records nothing until then and everything
+// from that moment; one created after it records from the start. (The only
+// test of the package that sets the global providers: OpenTelemetry's
+// default global provider forwards to the first SDK installed, once.)
+func TestTelemetryFlowsWhenAnSDKIsInstalledBeforeOrAfterNew(t *testing.T) {
+	early, _ := newClient(t, 1)
 	ctx := context.Background()
-	if err := mustAcquire(t, c, "late-sdk").Release(ctx); err != nil {
+	if err := mustAcquire(t, early, "early").Release(ctx); err != nil {
 		t.Fatal(err)
 	}
 	spans := tracetest.NewSpanRecorder()
@@ -229,27 +231,35 @@ func TestTelemetryFlowsOnceAnSDKIsInstalledAfterNew(t *testing.T) {
 		_ = tp.Shutdown(context.Background())
 		_ = mp.Shutdown(context.Background())
 	})
-	if err := mustAcquire(t, c, "late-sdk").Release(ctx); err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, s := range spans.Ended() {
-		names = append(names, s.Name())
-	}
-	if !slices.Contains(names, lease.SpanAcquire) || !slices.Contains(names, lease.SpanRelease) {
-		t.Fatalf("spans after the SDK was installed: %v", names)
+	late, _ := newClient(t, 1)
+	for _, c := range []*lease.Client{early, late} {
+		before := len(spans.Ended())
+		if err := mustAcquire(t, c, "sdk").Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, s := range spans.Ended()[before:] {
+			names = append(names, s.Name())
+		}
+		if !slices.Contains(names, lease.SpanAcquire) || !slices.Contains(names, lease.SpanRelease) {
+			t.Fatalf("spans after the SDK was installed (client created %s it): %v", map[bool]string{true: "before", false: "after"}[c == early], names)
+		}
 	}
 	var rm metricdata.ResourceMetrics
 	if err := reader.Collect(ctx, &rm); err != nil {
 		t.Fatal(err)
 	}
-	found := false
+	var attempts int64
 	for _, sm := range rm.ScopeMetrics {
 		for _, m := range sm.Metrics {
-			found = found || m.Name == lease.MetricAcquireAttempts
+			if d, ok := m.Data.(metricdata.Sum[int64]); ok && m.Name == lease.MetricAcquireAttempts {
+				for _, p := range d.DataPoints {
+					attempts += p.Value
+				}
+			}
 		}
 	}
-	if !found {
-		t.Fatalf("no %s after the SDK was installed", lease.MetricAcquireAttempts)
+	if attempts != 2 {
+		t.Fatalf("%d acquisition attempts measured after the SDK was installed, want 2 (one per client)", attempts)
 	}
 }

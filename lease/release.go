@@ -157,6 +157,9 @@ func (c *Client) runRelease(ctx context.Context, k keys, o *op, token int64, han
 		}
 	}
 	if !handed {
+		if o.args[2] != "" {
+			c.waker.announced(k.channel)
+		}
 		p, err = c.post(true, c.all, roundOp{base: context.WithoutCancel(ctx), op: o})
 	}
 	if err == nil {

@@ -157,7 +157,12 @@ func getTimer(d time.Duration) *time.Timer {
 }
 
 func putTimer(t *time.Timer) {
-	t.Stop()
+	if !t.Stop() {
+		select { // a tick left in the channel (GODEBUG=asynctimerchan=1)
+		case <-t.C:
+		default:
+		}
+	}
 	timers.Put(t)
 }
 

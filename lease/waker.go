@@ -29,7 +29,7 @@ type waker struct {
 	closed  bool
 	subs    []*nodeSubscription     // nil until the first waiter
 	waiters map[string][]*waitEntry // per channel, in arrival order
-	chain   map[string]int          // per channel: hand-offs in a row
+	chain   map[string]int          // per channel: hand-offs since its last announced release
 	running sync.WaitGroup
 }
 
@@ -144,7 +144,6 @@ func (w *waker) leave(channel string, e *waitEntry) *handoff {
 		return h
 	}
 	delete(w.waiters, channel)
-	delete(w.chain, channel)
 	if !w.closed && w.subs != nil {
 		w.change(subscriptionChange{channel: channel})
 	}
@@ -231,6 +230,14 @@ func (s *nodeSubscription) apply(c subscriptionChange) {
 	} else {
 		_ = s.pubsub.Unsubscribe(ctx, c.channel)
 	}
+}
+
+// announced records that this Client announced a release of channel (one
+// not handed on): the count of hand-offs in a row starts again.
+func (w *waker) announced(channel string) {
+	w.mu.Lock()
+	delete(w.chain, channel)
+	w.mu.Unlock()
 }
 
 // notify wakes the first waiter in line for channel.
