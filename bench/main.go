@@ -65,7 +65,7 @@ func parseFlags() (options, error) {
 	flag.StringVar(&nodes, "nodes", "1,3,5,7", "node counts of the node sweep (odd, at most 7)")
 	flag.StringVar(&leases, "leases", "1,10,100,1000,10000", "numbers of concurrently held leases")
 	flag.StringVar(&run, "run", strings.Join(allScenarios, ","), "scenarios to run: "+strings.Join(allScenarios, ","))
-	flag.DurationVar(&o.timeout, "timeout", 5*time.Minute, "stop everything after this long")
+	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "stop everything after this long")
 	flag.IntVar(&o.temporalJobs, "temporal-jobs", 20, "workflows contending in the Temporal scenario")
 	flag.DurationVar(&o.temporalCS, "temporal-cs", 200*time.Millisecond, "critical section of the Temporal scenario")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
