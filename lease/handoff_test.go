@@ -78,28 +78,13 @@ func TestReleaseHandsTheLockToAWaiterOfTheSameClient(t *testing.T) {
 // served in turn rather than by the releaser barging back in.
 func TestHandOffsKeepMutualExclusionAndTokenOrder(t *testing.T) {
 	c, cluster := newClient(t, 3)
-	ctx := context.Background()
 	var reg leasetest.FencedRegister
 	const workers, each = 6, 60
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			for range each {
-				l, err := c.Acquire(ctx, "handed-loop", lease.WithWait(20*time.Second))
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				if err := reg.Enter(l.Token(), fmt.Sprint("worker ", w)); err != nil {
-					t.Error(err)
-				}
-				reg.Exit(l.Token())
-				if err := l.Release(ctx); err != nil {
-					t.Error(err)
-				}
-			}
-		})
-	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fencedSections(t, c, &reg, "handed-loop", workers, each)
+	}()
 	time.Sleep(100 * time.Millisecond)
 	if err := cluster.Nodes[2].Pause(); err != nil {
 		t.Fatal(err)
@@ -108,7 +93,7 @@ func TestHandOffsKeepMutualExclusionAndTokenOrder(t *testing.T) {
 	if err := cluster.Nodes[2].Resume(); err != nil {
 		t.Fatal(err)
 	}
-	wg.Wait()
+	<-done
 	if err := reg.Check(); err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,8 @@ package lease_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -176,23 +178,55 @@ func contention(t *testing.T) (lease.Option, func() int64) {
 	t.Helper()
 	reader := sdkmetric.NewManualReader()
 	opt := lease.WithMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)))
-	return opt, func() int64 {
-		var rm metricdata.ResourceMetrics
-		if err := reader.Collect(context.Background(), &rm); err != nil {
-			t.Fatal(err)
-		}
-		var n int64
-		for _, sm := range rm.ScopeMetrics {
-			for _, m := range sm.Metrics {
-				if d, ok := m.Data.(metricdata.Sum[int64]); ok && m.Name == lease.MetricContention {
-					for _, p := range d.DataPoints {
-						n += p.Value
-					}
+	return opt, func() int64 { return counterSum(t, reader, lease.MetricContention) }
+}
+
+// counterSum collects reader and sums the data points of the int64
+// counter name (0 when it has none).
+func counterSum(t *testing.T, reader *sdkmetric.ManualReader, name string) int64 {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if d, ok := m.Data.(metricdata.Sum[int64]); ok && m.Name == name {
+				for _, p := range d.DataPoints {
+					n += p.Value
 				}
 			}
 		}
-		return n
 	}
+	return n
+}
+
+// fencedSections has each of workers goroutines take resource sections
+// times with WithWait through c, entering reg with its token inside.
+func fencedSections(t *testing.T, c *lease.Client, reg *leasetest.FencedRegister, resource string, workers, sections int) {
+	t.Helper()
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for range sections {
+				l, err := c.Acquire(ctx, resource, lease.WithWait(20*time.Second))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if err := reg.Enter(l.Token(), fmt.Sprint("worker ", w)); err != nil {
+					t.Error(err)
+				}
+				reg.Exit(l.Token())
+				if err := l.Release(ctx); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // waitForWaiter returns once a waiter on resource has found the lock held

@@ -22,23 +22,8 @@ func TestOneNodeCallersAndTheDispatcherKeepOrder(t *testing.T) {
 	ctx := context.Background()
 	var reg leasetest.FencedRegister
 	var wg sync.WaitGroup
+	wg.Go(func() { fencedSections(t, c, &reg, "one-node", 6, 50) })
 	for w := range 6 {
-		wg.Go(func() {
-			for range 50 {
-				l, err := c.Acquire(ctx, "one-node", lease.WithWait(20*time.Second))
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				if err := reg.Enter(l.Token(), fmt.Sprint("worker ", w)); err != nil {
-					t.Error(err)
-				}
-				reg.Exit(l.Token())
-				if err := l.Release(ctx); err != nil {
-					t.Error(err)
-				}
-			}
-		})
 		wg.Go(func() {
 			for i := range 50 {
 				l, err := c.Acquire(ctx, fmt.Sprintf("one-node/%d/%d", w, i))

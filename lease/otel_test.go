@@ -177,21 +177,7 @@ func TestSpansOfAScope(t *testing.T) {
 			t.Errorf("%s spans %v, want one with outcome %s", name, got[name], outcome)
 		}
 	}
-	var rm metricdata.ResourceMetrics
-	if err := reader.Collect(ctx, &rm); err != nil {
-		t.Fatal(err)
-	}
-	lost := int64(0)
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			if d, ok := m.Data.(metricdata.Sum[int64]); ok && m.Name == lease.MetricLost {
-				for _, p := range d.DataPoints {
-					lost += p.Value
-				}
-			}
-		}
-	}
-	if lost != 1 {
+	if lost := counterSum(t, reader, lease.MetricLost); lost != 1 {
 		t.Fatalf("%s = %d, want 1", lease.MetricLost, lost)
 	}
 }
@@ -245,21 +231,7 @@ func TestTelemetryFlowsWhenAnSDKIsInstalledBeforeOrAfterNew(t *testing.T) {
 			t.Fatalf("spans after the SDK was installed (client created %s it): %v", map[bool]string{true: "before", false: "after"}[c == early], names)
 		}
 	}
-	var rm metricdata.ResourceMetrics
-	if err := reader.Collect(ctx, &rm); err != nil {
-		t.Fatal(err)
-	}
-	var attempts int64
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			if d, ok := m.Data.(metricdata.Sum[int64]); ok && m.Name == lease.MetricAcquireAttempts {
-				for _, p := range d.DataPoints {
-					attempts += p.Value
-				}
-			}
-		}
-	}
-	if attempts != 2 {
+	if attempts := counterSum(t, reader, lease.MetricAcquireAttempts); attempts != 2 {
 		t.Fatalf("%d acquisition attempts measured after the SDK was installed, want 2 (one per client)", attempts)
 	}
 }
