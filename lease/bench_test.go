@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/redlease/redlease/lease"
 	"github.com/redlease/redlease/lease/leasetest"
@@ -17,7 +18,7 @@ func BenchmarkAcquireRelease(b *testing.B) {
 	for _, n := range []int{1, 5} {
 		b.Run(fmt.Sprintf("nodes=%d", n), func(b *testing.B) {
 			c := leasetest.Start(b, n)
-			client, err := lease.New(c.LeaseNodes())
+			client, err := lease.New(c.LeaseNodes(), lease.WithNodeTimeout(time.Second)) // a profile, not a timeout test
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -2,6 +2,8 @@ package lease
 
 import (
 	"context"
+	"errors"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -49,12 +51,18 @@ type dispatcher struct {
 
 	mu      sync.Mutex
 	pending []*request
-	sending bool // a batch is under way, sent by run or by a caller (see claim)
+	spare   []*request    // run's last batch, emptied: the next pending (no allocation per batch)
+	sending bool          // a batch is under way, sent by run or by a caller (see claim)
+	one     [1]*redis.Cmd // the reply of a batch of one (see exec): one sender at a time
 	stopped bool
 	kick    chan struct{} // capacity 1: pending is not empty
 	stop    chan struct{}
 	done    chan struct{}
 }
+
+// maxSpare bounds the batch slice a dispatcher keeps for reuse, so a burst
+// does not pin a large array.
+const maxSpare = 1024
 
 func newDispatcher(node Node, index int) *dispatcher {
 	d := &dispatcher{node: node, index: index, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
@@ -103,12 +111,17 @@ func (d *dispatcher) run() {
 				break
 			}
 			batch := d.pending
-			d.pending = nil
+			d.pending = d.spare
+			d.spare = nil
 			d.sending = true
 			d.mu.Unlock()
 			d.send(batch)
+			clear(batch) // no request outlives its batch here
 			d.mu.Lock()
 			d.sending = false
+			if d.spare == nil && cap(batch) <= maxSpare {
+				d.spare = batch[:0]
+			}
 			d.mu.Unlock()
 		}
 	}
@@ -210,8 +223,8 @@ func (d *dispatcher) send(batch []*request) {
 	}
 	for i, r := range live {
 		val, err := r.op.decode(cmds[i])
-		if err != nil && ctx.Err() == context.DeadlineExceeded {
-			err = ErrNodeTimeout
+		if err != nil && (ctx.Err() == context.DeadlineExceeded || errors.Is(err, os.ErrDeadlineExceeded)) {
+			err = ErrNodeTimeout // the batch's deadline: the socket's may fire before the context's timer
 		}
 		r.replies <- reply{node: r.node, val: val, err: err}
 	}
@@ -220,7 +233,8 @@ func (d *dispatcher) send(batch []*request) {
 func (d *dispatcher) exec(ctx context.Context, batch []*request) []*redis.Cmd {
 	if len(batch) == 1 { // no pipeline to build for one request
 		r := batch[0]
-		return []*redis.Cmd{d.node.EvalSha(ctx, r.op.script.Hash(), r.op.keys, r.op.args...)}
+		d.one[0] = d.node.EvalSha(ctx, r.op.script.Hash(), r.op.keys, r.op.args...)
+		return d.one[:]
 	}
 	pipe := d.node.Pipeline()
 	cmds := make([]*redis.Cmd, len(batch))
