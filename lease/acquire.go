@@ -109,7 +109,7 @@ func (c *Client) acquireConfig(resource string, opts []AcquireOption) (acquireCo
 // A release by this Client may queue an attempt for it (see handoff.go).
 func (c *Client) waitAcquire(ctx context.Context, resource string, ac acquireConfig, stats *acquireStats) (*Lease, error) {
 	var l *Lease
-	err := c.retryWhileRefused(ctx, resource, ac.wait, &handoffSpec{ctx: ctx, ac: ac}, func(h *handoff) (err error) {
+	err := c.retryWhileRefused(ctx, keysFor(resource), ac.wait, &handoffSpec{ctx: ctx, ac: ac}, func(h *handoff) (err error) {
 		if h != nil {
 			l, err = c.completeHanded(ctx, h, stats)
 			return err
@@ -134,8 +134,8 @@ func (c *Client) waitAcquire(ctx context.Context, resource string, ac acquireCon
 // for its turn (a hand-off or a wake-up) or its first backoff delay before
 // it tries: within one Client, waiting calls are served in arrival order,
 // and a caller that just released does not barge back in.
-func (c *Client) retryWhileRefused(ctx context.Context, resource string, wait time.Duration, spec *handoffSpec, try func(*handoff) error) error {
-	channel := keysFor(resource).channel
+func (c *Client) retryWhileRefused(ctx context.Context, k keys, wait time.Duration, spec *handoffSpec, try func(*handoff) error) error {
+	channel := k.channel
 	e, queued := c.waker.watch(c.nodes, channel, spec)
 	defer func() {
 		if h := c.waker.leave(channel, e); h != nil {
@@ -440,6 +440,10 @@ func (c *Client) acquireNodeError(r reply) *NodeError {
 	switch {
 	case strings.Contains(msg, "redlease: fence counter exhausted"):
 		return c.nodeError(reply{node: r.node, err: ErrFenceExhausted})
+	case strings.Contains(msg, "redlease: permit limit "):
+		ne := c.nodeError(reply{node: r.node, err: ErrPermitLimit})
+		ne.Limit, _ = strconv.Atoi(strings.TrimSpace(msg[strings.Index(msg, "redlease: permit limit ")+len("redlease: permit limit "):]))
+		return ne
 	case strings.Contains(msg, "redlease: guard "):
 		ne := c.nodeError(reply{node: r.node, err: ErrGuardMismatch})
 		ms, _ := strconv.ParseInt(strings.TrimSpace(msg[strings.Index(msg, "redlease: guard ")+len("redlease: guard "):]), 10, 64)

@@ -57,6 +57,10 @@ var (
 	// the same nodes uses longer TTLs); NodeError.Guard is the node's. Give
 	// every client the same WithRestartGuard.
 	ErrGuardMismatch = errors.New("restart guard shorter than the node's")
+	// ErrPermitLimit is a per-node outcome of a permit acquisition: the node
+	// records another limit K for the resource (NodeError.Limit); nothing
+	// was changed there. Every caller must use the same K for a resource.
+	ErrPermitLimit = errors.New("permit limit differs from the node's")
 	// ErrScopeLost is a per-node outcome of a scope operation: the node
 	// proves that the scope lost it — another owner's lock or tombstone,
 	// a fence counter moved past the scope's, or the scope's release.
@@ -97,6 +101,9 @@ type NodeError struct {
 	// Guard is the restart guard the node requires, when Err is
 	// ErrGuardMismatch.
 	Guard time.Duration
+	// Limit is the permit limit the node records, when Err is
+	// ErrPermitLimit.
+	Limit int
 	Err   error
 }
 
@@ -110,6 +117,8 @@ func (e *NodeError) Error() string {
 		return fmt.Sprintf("node %s: %v (ttl %v)", name, e.Err, e.TTL)
 	case errors.Is(e.Err, ErrNodeGuarded) && !e.GuardedUntil.IsZero():
 		return fmt.Sprintf("node %s: %v (grants again in %v)", name, e.Err, time.Until(e.GuardedUntil).Round(time.Millisecond))
+	case errors.Is(e.Err, ErrPermitLimit):
+		return fmt.Sprintf("node %s: %v (node has %d)", name, e.Err, e.Limit)
 	case errors.Is(e.Err, ErrGuardMismatch):
 		return fmt.Sprintf("node %s: %v (node requires %v; set WithRestartGuard)", name, e.Err, e.Guard)
 	}

@@ -210,7 +210,7 @@ func (c *Client) acquireScope(ctx context.Context, resource, owner string, opts 
 	if sc.wait == 0 {
 		return grant, try()
 	}
-	return grant, c.retryWhileRefused(ctx, resource, sc.wait, nil, func(*handoff) error { return try() })
+	return grant, c.retryWhileRefused(ctx, keysFor(resource), sc.wait, nil, func(*handoff) error { return try() })
 }
 
 // newScopeCall checks a scope operation's arguments — resource, owner

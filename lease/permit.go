@@ -1,0 +1,249 @@
+package lease
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+)
+
+// MaxPermits is the largest limit AcquirePermit takes.
+const MaxPermits = 256
+
+// SpanAcquirePermit is the span of AcquirePermit; its attributes are those
+// of SpanAcquire plus AttrPermitSlot and AttrPermitLimit.
+const SpanAcquirePermit = "redlease.permit.acquire"
+
+// Attributes of permit spans.
+const (
+	AttrPermitSlot  = attribute.Key("redlease.permit.slot")
+	AttrPermitLimit = attribute.Key("redlease.permit.limit")
+)
+
+// Permit is one of the K permits of a resource (see AcquirePermit). It is a
+// Lease on one of the resource's K slots: Token, Valid, Done, Context,
+// Extend, KeepAlive and Release work as they do on a Lease.
+type Permit struct {
+	*Lease
+	slot, limit int
+}
+
+// Slot is the permit's slot, in [0, Limit).
+func (p *Permit) Slot() int { return p.slot }
+
+// Limit is K, the number of permits of the resource.
+func (p *Permit) Limit() int { return p.limit }
+
+// AcquirePermit takes one of limit permits of resource: at most limit
+// permits of a resource are valid at once, under the assumptions of a
+// Lease (see Acquire), with a minority of nodes down, paused or restarted.
+//
+// Design. The resource has limit slots, and a permit is a lease on one
+// slot: a slot is a lock of its own, granted by a quorum of nodes like any
+// lease, so two valid permits never share a slot, and limit slots hold at
+// most limit permits. (Counting holders per node and asking a majority of
+// nodes would not be safe for limit ≥ 2: with 3 nodes and limit 2, permits
+// A on nodes {1,2}, B on {2,3} and C on {1,3} leave every node at 2 holders.
+// Here A, B and C would need a slot each, and each slot a quorum.) An
+// acquisition first asks every node which slots it holds (one read round)
+// and then takes a slot that a quorum of the answering nodes reports free,
+// starting at a random slot, with an ordinary acquisition round.
+//
+// Fencing. Every permit of a resource draws its token from one fence
+// counter per resource, so tokens grow across all permits of the resource
+// as a lease's do. A resource that must fence out a stale permit holder
+// keeps the last token it accepted per slot and refuses a (slot, token)
+// whose token is below the slot's last one: a stale holder of a slot is
+// refused once the slot's next holder has written.
+//
+// Limit. Every caller must use the same limit for a resource: each node
+// records the first limit it is asked for and refuses another one; such a
+// call returns an *InvalidInputError matching ErrPermitLimit, having
+// changed nothing on the nodes it read (a node without a record that an
+// acquisition reaches keeps that acquisition's limit). Invalid limits (≤ 0
+// or above MaxPermits), and WithHolder, WithEpoch and WithTakeover (not
+// supported for permits), return an *InvalidInputError before any node is
+// touched. WithWait waits for any slot to free up; waiters are woken by
+// releases of any permit of the resource.
+func (c *Client) AcquirePermit(ctx context.Context, resource string, limit int, opts ...AcquireOption) (p *Permit, err error) {
+	start := time.Now()
+	ctx, span := c.obs.start(ctx, SpanAcquirePermit, resource)
+	var stats acquireStats
+	defer func() {
+		outcome := acquireOutcome(ctx, err)
+		c.obs.acquired(ctx, start, outcome)
+		if !span.IsRecording() {
+			span.End()
+			return
+		}
+		attrs := []attribute.KeyValue{AttrPermitLimit.Int(limit), AttrAttempts.Int(stats.attempts)}
+		if p != nil {
+			attrs = append(attrs, AttrPermitSlot.Int(p.slot), AttrToken.Int64(p.token))
+		}
+		var na *NotAcquiredError
+		if errors.As(err, &na) {
+			nodeEvents(span, na.Nodes)
+		}
+		finish(span, outcome, err, attrs...)
+	}()
+	ac, err := c.acquireConfig(resource, opts)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case limit <= 0 || limit > MaxPermits:
+		return nil, invalid("limit", "%d permits: want 1 to %d", limit, MaxPermits)
+	case ac.holder != "" || ac.takeover || ac.epoch != "":
+		return nil, invalid("option", "WithHolder, WithEpoch and WithTakeover do not apply to permits")
+	}
+	try := func(*handoff) (err error) {
+		p, err = c.tryPermit(ctx, resource, limit, ac, &stats)
+		return err
+	}
+	if ac.wait == 0 {
+		return p, try(nil)
+	}
+	return p, c.retryWhileRefused(ctx, permitKeys(resource, 0), ac.wait, nil, try)
+}
+
+// permitKeys are the keys of one slot of resource's permits: its lock, and
+// the fence counter and release channel that all slots share.
+func permitKeys(resource string, slot int) keys {
+	base := "redlease:{" + resource + "}:"
+	return keys{resource: resource, lock: base + "permit:" + strconv.Itoa(slot), fence: base + "permits:fence", channel: base + "permits:released"}
+}
+
+// permitLimitKey records the resource's permit limit on each node.
+func permitLimitKey(resource string) string { return "redlease:{" + resource + "}:permits:limit" }
+
+// tryPermit is one permit acquisition: the read round that finds a free
+// slot (unless there is only one), then the acquisition round for it.
+func (c *Client) tryPermit(ctx context.Context, resource string, limit int, ac acquireConfig, stats *acquireStats) (*Permit, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, errors.Join(ErrNotAcquired, err)
+	}
+	c.inflight.RLock()
+	defer c.inflight.RUnlock()
+	slot := 0
+	if limit > 1 {
+		var err error
+		if slot, err = c.freePermitSlot(ctx, resource, limit); err != nil {
+			return nil, err
+		}
+	}
+	k := permitKeys(resource, slot)
+	a := c.newAttempt(k, newOwner("", ""), ac)
+	a.opv = op{
+		script: permitAcquireScript,
+		keys:   []string{k.lock, k.fence, nodeKey, permitLimitKey(resource)},
+		args:   append(a.argv[:9:9], strconv.Itoa(limit)),
+		decode: decodeInt64Slice,
+	}
+	p, err := c.post(true, c.all, roundOp{base: ctx, op: a.op})
+	l, err := c.finishAcquire(ctx, a, p, err, stats)
+	if err != nil {
+		var na *NotAcquiredError
+		if errors.As(err, &na) {
+			if le := limitMismatch(resource, limit, na.Nodes); le != nil {
+				return nil, le
+			}
+		}
+		return nil, err
+	}
+	return &Permit{Lease: l, slot: slot, limit: limit}, nil
+}
+
+// freePermitSlot asks every node which slots of resource it holds and
+// returns a slot free on a quorum of the nodes that answered, searching
+// from a random slot. It waits for every node or the node timeout, except
+// that it stops once a quorum answered and some slot is free on all of
+// them. With no such slot it returns a *NotAcquiredError whose RetryAfter
+// is the shortest remaining TTL of a held slot.
+func (c *Client) freePermitSlot(ctx context.Context, resource string, limit int) (int, error) {
+	ks := make([]string, limit+1)
+	ks[0] = permitLimitKey(resource)
+	for i := range limit {
+		ks[i+1] = permitKeys(resource, i).lock
+	}
+	free := make([]int, limit) // nodes that report the slot free
+	shortest := make([]time.Duration, limit)
+	answered := 0
+	var failed, mismatched []*NodeError
+	readOp := &op{script: permitFreeScript, keys: ks, decode: decodeInt64Slice}
+	err := c.round(ctx, ctx, c.all, readOp, func(r reply) bool {
+		v, _ := r.val.([]int64)
+		switch {
+		case r.err != nil:
+			failed = append(failed, c.nodeError(r))
+			return false
+		case len(v) != limit+1:
+			failed = append(failed, c.nodeError(reply{node: r.node, err: errUnexpected(r.val)}))
+			return false
+		case v[0] != 0 && v[0] != int64(limit):
+			ne := c.nodeError(reply{node: r.node, err: ErrPermitLimit})
+			ne.Limit = int(v[0])
+			mismatched = append(mismatched, ne)
+			return true
+		}
+		answered++
+		everywhere := false
+		for i, ttl := range v[1:] {
+			if ttl == -2 {
+				free[i]++
+				everywhere = everywhere || free[i] == answered
+			} else if d := time.Duration(ttl) * time.Millisecond; ttl > 0 && (shortest[i] == 0 || d < shortest[i]) {
+				shortest[i] = d
+			}
+		}
+		return answered >= c.quorum && everywhere
+	})
+	if len(mismatched) > 0 {
+		return 0, limitMismatch(resource, limit, mismatched)
+	}
+	if err != nil {
+		if errors.Is(err, ErrClosed) {
+			return 0, err
+		}
+		return 0, errors.Join(ErrNotAcquired, err)
+	}
+	// A slot free on every node that answered first, else one free on a
+	// quorum of them; from a random slot, so concurrent callers spread.
+	from := rand.IntN(limit)
+	for _, need := range []int{answered, c.quorum} {
+		for j := range limit {
+			if i := (from + j) % limit; free[i] >= max(need, c.quorum) {
+				return i, nil
+			}
+		}
+	}
+	na := &NotAcquiredError{Resource: resource, Quorum: c.quorum, Nodes: sortNodes(failed)}
+	for _, d := range shortest {
+		if d > 0 && (na.RetryAfter == 0 || d < na.RetryAfter) {
+			na.RetryAfter = d
+		}
+	}
+	if na.RetryAfter == 0 && len(failed) == 0 {
+		na.RetryAfter = time.Millisecond // held without expiry, or freed meanwhile
+	}
+	return 0, na
+}
+
+// limitMismatch is the error of a call whose limit a node refused, or nil
+// when no node in nodes did.
+func limitMismatch(resource string, limit int, nodes []*NodeError) error {
+	var theirs []string
+	for _, ne := range nodes {
+		if errors.Is(ne.Err, ErrPermitLimit) {
+			theirs = append(theirs, fmt.Sprintf("node %d has %d", ne.Node, ne.Limit))
+		}
+	}
+	if theirs == nil {
+		return nil
+	}
+	return &InvalidInputError{Field: "limit", Reason: fmt.Sprintf("%d permits of %q, but %s: every caller must use the same limit", limit, resource, strings.Join(theirs, ", ")), Err: ErrPermitLimit}
+}

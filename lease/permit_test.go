@@ -1,0 +1,203 @@
+package lease_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redlease/redlease/lease"
+	"github.com/redlease/redlease/lease/leasetest"
+)
+
+// Goroutines take 3 permits of one resource over and over through a node
+// pause: never more than 3 hold one at once, no two share a slot (a fenced
+// register per slot), and permits do run side by side.
+func TestPermitsNeverExceedTheLimit(t *testing.T) {
+	c, cluster := newClient(t, 3)
+	ctx := context.Background()
+	const limit = 3
+	regs := make([]leasetest.FencedRegister, limit)
+	var inside, most atomic.Int32
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var wg sync.WaitGroup
+		for w := range 8 {
+			wg.Go(func() {
+				for range 25 {
+					p, err := c.AcquirePermit(ctx, "pool", limit, lease.WithWait(20*time.Second))
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					n := inside.Add(1)
+					for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+					}
+					if err := regs[p.Slot()].Enter(p.Token(), fmt.Sprint("worker ", w)); err != nil {
+						t.Error(err)
+					}
+					time.Sleep(3 * time.Millisecond)
+					regs[p.Slot()].Exit(p.Token())
+					inside.Add(-1)
+					if err := p.Release(ctx); err != nil {
+						t.Error(err)
+					}
+				}
+			})
+		}
+		wg.Wait()
+	}()
+	time.Sleep(100 * time.Millisecond)
+	if err := cluster.Nodes[2].Pause(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if err := cluster.Nodes[2].Resume(); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	for i := range regs {
+		if err := regs[i].Check(); err != nil {
+			t.Fatalf("slot %d: %v", i, err)
+		}
+	}
+	if m := most.Load(); m > limit || m < 2 {
+		t.Fatalf("at most %d permits held at once, want 2 to %d", m, limit)
+	}
+}
+
+// The placement a per-node holder count would allow: with 3 nodes and 2
+// permits, A on nodes {0,1} and B on {1,2} leave nodes 0 and 2 with one
+// holder each, yet a third permit must not be granted.
+func TestAThirdPermitOnTheLeastLoadedNodesIsRefused(t *testing.T) {
+	c, cluster := newClient(t, 3)
+	ctx := context.Background()
+	acquireWithout := func(down int) *lease.Permit {
+		t.Helper()
+		if err := cluster.Nodes[down].Pause(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			if err := cluster.Nodes[down].Resume(); err != nil {
+				t.Fatal(err)
+			}
+		}()
+		p, err := c.AcquirePermit(ctx, "two", 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	a := acquireWithout(2) // on nodes 0 and 1
+	b := acquireWithout(0) // slot 0 is held on node 1: B takes slot 1 on nodes 1 and 2
+	if a.Slot() == b.Slot() {
+		t.Fatalf("A and B share slot %d", a.Slot())
+	}
+	_, err := c.AcquirePermit(ctx, "two", 2)
+	var na *lease.NotAcquiredError
+	if !errors.As(err, &na) {
+		t.Fatalf("a third permit of two: %v, want not acquired", err)
+	}
+	if !a.Valid() || !b.Valid() {
+		t.Fatal("A or B lost")
+	}
+	_ = a.Release(ctx)
+	_ = b.Release(ctx)
+}
+
+// Every caller must use the same limit: a call with another one gets an
+// invalid-input error matching ErrPermitLimit and writes nothing; bad
+// limits and options are refused before any node is touched.
+func TestPermitLimitsAndBadInput(t *testing.T) {
+	c, cluster := newClient(t, 3)
+	ctx := context.Background()
+	for name, limit := range map[string]int{"zero": 0, "negative": -1, "huge": lease.MaxPermits + 1} {
+		if _, err := c.AcquirePermit(ctx, "limits", limit); !errors.Is(err, lease.ErrInvalidInput) {
+			t.Fatalf("%s limit: %v", name, err)
+		}
+	}
+	if _, err := c.AcquirePermit(ctx, "limits", 2, lease.WithHolder("h")); !errors.Is(err, lease.ErrInvalidInput) {
+		t.Fatalf("WithHolder: %v", err)
+	}
+	if keys := cluster.Nodes[0].Client.Keys(ctx, "redlease:{limits}*").Val(); len(keys) != 0 {
+		t.Fatalf("refused calls wrote %v", keys)
+	}
+	p, err := c.AcquirePermit(ctx, "limits", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 2*time.Second, "the permit on every node", func() bool { // Acquire returns at a quorum
+		for _, n := range cluster.Nodes {
+			if n.Client.Exists(ctx, fmt.Sprintf("redlease:{limits}:permit:%d", p.Slot())).Val() != 1 {
+				return false
+			}
+		}
+		return true
+	})
+	for _, other := range []int{1, 3} {
+		before := make([][]string, len(cluster.Nodes))
+		for i, n := range cluster.Nodes {
+			before[i] = n.Client.Keys(ctx, "redlease:{limits}*").Val()
+		}
+		_, err := c.AcquirePermit(ctx, "limits", other)
+		if !errors.Is(err, lease.ErrInvalidInput) || !errors.Is(err, lease.ErrPermitLimit) {
+			t.Fatalf("limit %d after 2: %v, want ErrPermitLimit", other, err)
+		}
+		for i, n := range cluster.Nodes {
+			if after := n.Client.Keys(ctx, "redlease:{limits}*").Val(); len(after) != len(before[i]) {
+				t.Fatalf("limit %d: node %d keys %v → %v", other, i, before[i], after)
+			}
+			if v := n.Client.Get(ctx, "redlease:{limits}:permits:limit").Val(); v != "2" {
+				t.Fatalf("node %d records limit %q", i, v)
+			}
+		}
+	}
+	if err := p.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Tokens grow across all permits of a resource, so a resource that keeps
+// the last token per slot refuses a permit holder whose permit expired
+// once the slot's next holder has written.
+func TestPermitTokensFenceAStaleHolder(t *testing.T) {
+	c, _ := newClient(t, 3)
+	ctx := context.Background()
+	const limit = 2
+	var reg [limit]leasetest.FencedRegister
+	var stale [limit]*lease.Permit
+	last := int64(0)
+	for range limit {
+		p, err := c.AcquirePermit(ctx, "fenced", limit, lease.WithLeaseTTL(600*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Token() <= last {
+			t.Fatalf("token %d after %d", p.Token(), last)
+		}
+		last = p.Token()
+		stale[p.Slot()] = p
+	}
+	<-stale[0].Done() // both expire: nobody extends them
+	<-stale[1].Done()
+	fresh, err := c.AcquirePermit(ctx, "fenced", limit, lease.WithWait(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fresh.Token() <= last {
+		t.Fatalf("fresh token %d is not above %d", fresh.Token(), last)
+	}
+	s := fresh.Slot()
+	if err := reg[s].Enter(fresh.Token(), "fresh"); err != nil {
+		t.Fatal(err)
+	}
+	reg[s].Exit(fresh.Token())
+	if err := reg[s].Enter(stale[s].Token(), "stale"); !errors.Is(err, leasetest.ErrStaleToken) {
+		t.Fatalf("the stale holder of slot %d got in: %v", s, err)
+	}
+	_ = fresh.Release(ctx)
+}
