@@ -15,8 +15,8 @@ import (
 // MaxPermits is the largest limit AcquirePermit takes.
 const MaxPermits = 256
 
-// SpanAcquirePermit is the span of AcquirePermit; its attributes are those
-// of SpanAcquire plus AttrPermitSlot and AttrPermitLimit.
+// SpanAcquirePermit is the span of AcquirePermit: resource, nodes, quorum,
+// attempts, token, AttrPermitSlot, AttrPermitLimit, outcome, node events.
 const SpanAcquirePermit = "redlease.permit.acquire"
 
 // Attributes of permit spans.
@@ -27,7 +27,9 @@ const (
 
 // Permit is one of the K permits of a resource (see AcquirePermit). It is a
 // Lease on one of the resource's K slots: Token, Valid, Done, Context,
-// Extend, KeepAlive and Release work as they do on a Lease.
+// Extend, KeepAlive and Release work as they do on a Lease. ReleaseOwner
+// and ReleaseHolder act on a resource's lease, not on its permits: release
+// a permit with its Release.
 type Permit struct {
 	*Lease
 	slot, limit int
@@ -54,22 +56,26 @@ func (p *Permit) Limit() int { return p.limit }
 // and then takes a slot that a quorum of the answering nodes reports free,
 // starting at a random slot, with an ordinary acquisition round.
 //
-// Fencing. Every permit of a resource draws its token from one fence
-// counter per resource, so tokens grow across all permits of the resource
-// as a lease's do. A resource that must fence out a stale permit holder
-// keeps the last token it accepted per slot and refuses a (slot, token)
-// whose token is below the slot's last one: a stale holder of a slot is
-// refused once the slot's next holder has written.
+// Fencing. Each slot has its own fence counter, so the tokens of one slot
+// strictly increase as a lease's do (tokens of different slots are not
+// ordered). A resource that must fence out a stale permit holder keeps the
+// last token it accepted per slot and refuses a (slot, token) whose token
+// is below the slot's last one: a stale holder of a slot is refused once
+// the slot's next holder has written.
 //
-// Limit. Every caller must use the same limit for a resource: each node
-// records the first limit it is asked for and refuses another one; such a
-// call returns an *InvalidInputError matching ErrPermitLimit, having
-// changed nothing on the nodes it read (a node without a record that an
-// acquisition reaches keeps that acquisition's limit). Invalid limits (≤ 0
-// or above MaxPermits), and WithHolder, WithEpoch and WithTakeover (not
-// supported for permits), return an *InvalidInputError before any node is
-// touched. WithWait waits for any slot to free up; waiters are woken by
-// releases of any permit of the resource.
+// Limit. Callers must agree on the limit of a resource: each node records
+// the first limit it is asked for (no TTL), and a call whose limit differs
+// from what a quorum of nodes records returns an *InvalidInputError
+// matching ErrPermitLimit, having written nothing. A minority's differing
+// record (a node that lost its data and met a misconfigured caller first)
+// is replaced where the call acquires. The record detects a misconfigured
+// caller; it does not bound callers that disagree once a majority of nodes
+// lost its records (restarts without persistence): they can then hold up
+// to the largest limit among them. Invalid limits (≤ 0 or above
+// MaxPermits), and WithHolder, WithEpoch and WithTakeover (not supported
+// for permits), return an *InvalidInputError before any node is touched.
+// WithWait waits for any slot to free up; waiters are woken by releases of
+// any permit of the resource.
 func (c *Client) AcquirePermit(ctx context.Context, resource string, limit int, opts ...AcquireOption) (p *Permit, err error) {
 	start := time.Now()
 	ctx, span := c.obs.start(ctx, SpanAcquirePermit, resource)
@@ -111,11 +117,12 @@ func (c *Client) AcquirePermit(ctx context.Context, resource string, limit int, 
 	return p, c.retryWhileRefused(ctx, permitKeys(resource, 0), ac.wait, nil, try)
 }
 
-// permitKeys are the keys of one slot of resource's permits: its lock, and
-// the fence counter and release channel that all slots share.
+// permitKeys are the keys of one slot of resource's permits: its lock and
+// fence counter (a slot is a lease of its own, healed like one), and the
+// release channel that all slots share.
 func permitKeys(resource string, slot int) keys {
-	base := "redlease:{" + resource + "}:"
-	return keys{resource: resource, lock: base + "permit:" + strconv.Itoa(slot), fence: base + "permits:fence", channel: base + "permits:released"}
+	base := "redlease:{" + resource + "}:permit:" + strconv.Itoa(slot)
+	return keys{resource: resource, lock: base, fence: base + ":fence", channel: "redlease:{" + resource + "}:permits:released"}
 }
 
 // permitLimitKey records the resource's permit limit on each node.
@@ -129,19 +136,20 @@ func (c *Client) tryPermit(ctx context.Context, resource string, limit int, ac a
 	}
 	c.inflight.RLock()
 	defer c.inflight.RUnlock()
-	slot := 0
+	slot, override := 0, ""
 	if limit > 1 {
 		var err error
 		if slot, err = c.freePermitSlot(ctx, resource, limit); err != nil {
 			return nil, err
 		}
+		override = "1" // the read round found no quorum recording another limit
 	}
 	k := permitKeys(resource, slot)
 	a := c.newAttempt(k, newOwner("", ""), ac)
 	a.opv = op{
 		script: permitAcquireScript,
 		keys:   []string{k.lock, k.fence, nodeKey, permitLimitKey(resource)},
-		args:   append(a.argv[:9:9], strconv.Itoa(limit)),
+		args:   append(a.argv[:9:9], strconv.Itoa(limit), override),
 		decode: decodeInt64Slice,
 	}
 	p, err := c.post(true, c.all, roundOp{base: ctx, op: a.op})
@@ -149,7 +157,7 @@ func (c *Client) tryPermit(ctx context.Context, resource string, limit int, ac a
 	if err != nil {
 		var na *NotAcquiredError
 		if errors.As(err, &na) {
-			if le := limitMismatch(resource, limit, na.Nodes); le != nil {
+			if le := c.limitMismatch(resource, limit, na.Nodes); le != nil {
 				return nil, le
 			}
 		}
@@ -188,7 +196,9 @@ func (c *Client) freePermitSlot(ctx context.Context, resource string, limit int)
 			ne := c.nodeError(reply{node: r.node, err: ErrPermitLimit})
 			ne.Limit = int(v[0])
 			mismatched = append(mismatched, ne)
-			return true
+			if len(mismatched) >= c.quorum {
+				return true
+			}
 		}
 		answered++
 		everywhere := false
@@ -202,8 +212,8 @@ func (c *Client) freePermitSlot(ctx context.Context, resource string, limit int)
 		}
 		return answered >= c.quorum && everywhere
 	})
-	if len(mismatched) > 0 {
-		return 0, limitMismatch(resource, limit, mismatched)
+	if le := c.limitMismatch(resource, limit, mismatched); le != nil {
+		return 0, le
 	}
 	if err != nil {
 		if errors.Is(err, ErrClosed) {
@@ -227,22 +237,20 @@ func (c *Client) freePermitSlot(ctx context.Context, resource string, limit int)
 			na.RetryAfter = d
 		}
 	}
-	if na.RetryAfter == 0 && len(failed) == 0 {
-		na.RetryAfter = time.Millisecond // held without expiry, or freed meanwhile
-	}
 	return 0, na
 }
 
-// limitMismatch is the error of a call whose limit a node refused, or nil
-// when no node in nodes did.
-func limitMismatch(resource string, limit int, nodes []*NodeError) error {
+// limitMismatch is the error of a call whose limit a quorum of nodes
+// refused (they record another one), or nil. A minority's differing record
+// does not refuse a call: it is replaced where the call acquires.
+func (c *Client) limitMismatch(resource string, limit int, nodes []*NodeError) error {
 	var theirs []string
 	for _, ne := range nodes {
 		if errors.Is(ne.Err, ErrPermitLimit) {
 			theirs = append(theirs, fmt.Sprintf("node %d has %d", ne.Node, ne.Limit))
 		}
 	}
-	if theirs == nil {
+	if len(theirs) < c.quorum {
 		return nil
 	}
 	return &InvalidInputError{Field: "limit", Reason: fmt.Sprintf("%d permits of %q, but %s: every caller must use the same limit", limit, resource, strings.Join(theirs, ", ")), Err: ErrPermitLimit}

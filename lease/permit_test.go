@@ -201,3 +201,74 @@ func TestPermitTokensFenceAStaleHolder(t *testing.T) {
 	}
 	_ = fresh.Release(ctx)
 }
+
+// A node that lost its data and met a misconfigured caller first records
+// the wrong limit; that minority refuses nobody: callers with the limit a
+// quorum records still get permits, and the wrong record is replaced.
+func TestAMinorityLimitRecordTrapsNobody(t *testing.T) {
+	c, cluster := newClient(t, 3)
+	ctx := context.Background()
+	p, err := c.AcquirePermit(ctx, "minority", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := cluster.Nodes[2].Client.Set(ctx, "redlease:{minority}:permits:limit", "1", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 { // the read round may stop before node 2 answers: take all three slots
+		q, err := c.AcquirePermit(ctx, "minority", 3)
+		if err != nil {
+			t.Fatalf("a minority's limit record refused a caller a quorum agrees with: %v", err)
+		}
+		defer q.Release(ctx)
+	}
+	waitUntil(t, 2*time.Second, "node 2's record replaced", func() bool {
+		return cluster.Nodes[2].Client.Get(ctx, "redlease:{minority}:permits:limit").Val() == "3"
+	})
+}
+
+// Each slot has its own fence counter, so extensions heal every permit onto
+// a node restarted empty, whatever order they run in, and the permits
+// survive a second node's restart as leases do.
+func TestPermitsHealOntoARestartedNodeInAnyOrder(t *testing.T) {
+	c, cluster := newClient(t, 3, lease.WithTTL(2*time.Second), lease.WithRestartGuard(2*time.Second))
+	ctx := context.Background()
+	var ps []*lease.Permit
+	for range 2 {
+		p, err := c.AcquirePermit(ctx, "heal", 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps = append(ps, p)
+	}
+	if ps[0].Token() < ps[1].Token() {
+		ps[0], ps[1] = ps[1], ps[0] // the higher token extends first
+	}
+	if err := cluster.Nodes[2].Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ps {
+		if err := p.Extend(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitUntil(t, 2*time.Second, "both permits healed onto node 2", func() bool {
+		for _, p := range ps {
+			if cluster.Nodes[2].Client.Exists(ctx, fmt.Sprintf("redlease:{heal}:permit:%d", p.Slot())).Val() != 1 {
+				return false
+			}
+		}
+		return true
+	})
+	if err := cluster.Nodes[0].Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ps {
+		if err := p.Extend(ctx); err != nil {
+			t.Fatalf("slot %d after two restarts: %v", p.Slot(), err)
+		}
+	}
+}
