@@ -10,7 +10,6 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 	"github.com/redlease/redlease/internal/faultseam"
-	"go.opentelemetry.io/otel/attribute"
 )
 
 // Acquire takes the lease on resource: one parallel round to all nodes,
@@ -39,23 +38,7 @@ func (c *Client) Acquire(ctx context.Context, resource string, opts ...AcquireOp
 	start := time.Now()
 	ctx, span := c.obs.start(ctx, SpanAcquire, resource)
 	var stats acquireStats
-	defer func() {
-		outcome := acquireOutcome(ctx, err)
-		c.obs.acquired(ctx, start, outcome)
-		if !span.IsRecording() {
-			span.End()
-			return
-		}
-		attrs := []attribute.KeyValue{AttrAttempts.Int(stats.attempts), AttrAcquired.Int(stats.granted)}
-		if l != nil {
-			attrs = append(attrs, AttrToken.Int64(l.token), AttrValidity.Int64(time.Until(l.ValidUntil()).Milliseconds()))
-		}
-		var na *NotAcquiredError
-		if errors.As(err, &na) {
-			nodeEvents(span, na.Nodes)
-		}
-		finish(span, outcome, err, attrs...)
-	}()
+	defer func() { c.obs.acquireDone(ctx, span, start, err, stats, l) }()
 
 	ac, err := c.acquireConfig(resource, opts)
 	if err != nil {

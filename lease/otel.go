@@ -2,6 +2,7 @@ package lease
 
 import (
 	"context"
+	"errors"
 	"reflect"
 	"time"
 
@@ -240,6 +241,27 @@ func (o *observer) start(ctx context.Context, name, resource string) (context.Co
 		span.SetAttributes(o.nodeAttrs...)
 	}
 	return ctx, span
+}
+
+// acquireDone ends an acquisition's span and records its duration: the
+// outcome, attempts, nodes granted in the last attempt, a node event per
+// failed node, and for an acquired lease its token and validity left.
+func (o *observer) acquireDone(ctx context.Context, span trace.Span, start time.Time, err error, stats acquireStats, l *Lease, extra ...attribute.KeyValue) {
+	outcome := acquireOutcome(ctx, err)
+	o.acquired(ctx, start, outcome)
+	if !span.IsRecording() {
+		span.End()
+		return
+	}
+	attrs := append([]attribute.KeyValue{AttrAttempts.Int(stats.attempts), AttrAcquired.Int(stats.granted)}, extra...)
+	if l != nil {
+		attrs = append(attrs, AttrToken.Int64(l.token), AttrValidity.Int64(time.Until(l.ValidUntil()).Milliseconds()))
+	}
+	var na *NotAcquiredError
+	if errors.As(err, &na) {
+		nodeEvents(span, na.Nodes)
+	}
+	finish(span, outcome, err, attrs...)
 }
 
 // finish ends span with outcome, marking errors other than the expected

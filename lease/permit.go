@@ -15,8 +15,8 @@ import (
 // MaxPermits is the largest limit AcquirePermit takes.
 const MaxPermits = 256
 
-// SpanAcquirePermit is the span of AcquirePermit: resource, nodes, quorum,
-// attempts, token, AttrPermitSlot, AttrPermitLimit, outcome, node events.
+// SpanAcquirePermit is the span of AcquirePermit: the attributes and
+// events of SpanAcquire, plus AttrPermitSlot and AttrPermitLimit.
 const SpanAcquirePermit = "redlease.permit.acquire"
 
 // Attributes of permit spans.
@@ -81,21 +81,13 @@ func (c *Client) AcquirePermit(ctx context.Context, resource string, limit int, 
 	ctx, span := c.obs.start(ctx, SpanAcquirePermit, resource)
 	var stats acquireStats
 	defer func() {
-		outcome := acquireOutcome(ctx, err)
-		c.obs.acquired(ctx, start, outcome)
-		if !span.IsRecording() {
-			span.End()
-			return
-		}
-		attrs := []attribute.KeyValue{AttrPermitLimit.Int(limit), AttrAttempts.Int(stats.attempts)}
+		var l *Lease
+		extra := []attribute.KeyValue{AttrPermitLimit.Int(limit)}
 		if p != nil {
-			attrs = append(attrs, AttrPermitSlot.Int(p.slot), AttrToken.Int64(p.token))
+			l = p.Lease
+			extra = append(extra, AttrPermitSlot.Int(p.slot))
 		}
-		var na *NotAcquiredError
-		if errors.As(err, &na) {
-			nodeEvents(span, na.Nodes)
-		}
-		finish(span, outcome, err, attrs...)
+		c.obs.acquireDone(ctx, span, start, err, stats, l, extra...)
 	}()
 	ac, err := c.acquireConfig(resource, opts)
 	if err != nil {

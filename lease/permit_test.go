@@ -11,6 +11,7 @@ import (
 
 	"github.com/redlease/redlease/lease"
 	"github.com/redlease/redlease/lease/leasetest"
+	"go.opentelemetry.io/otel/attribute"
 )
 
 // Goroutines take 3 permits of one resource over and over through a node
@@ -271,4 +272,34 @@ func TestPermitsHealOntoARestartedNodeInAnyOrder(t *testing.T) {
 			t.Fatalf("slot %d after two restarts: %v", p.Slot(), err)
 		}
 	}
+}
+
+// A permit acquisition has its own span: the acquisition's attributes plus
+// the slot and the limit.
+func TestPermitSpan(t *testing.T) {
+	spans, _, c, _ := observedClient(t)
+	ctx := context.Background()
+	p, err := c.AcquirePermit(ctx, "traced-permits", 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Release(ctx)
+	for _, s := range spans.Ended() {
+		if s.Name() != lease.SpanAcquirePermit {
+			continue
+		}
+		a := attrs(s)
+		want := map[string]string{
+			string(lease.AttrPermitSlot): fmt.Sprint(p.Slot()), string(lease.AttrPermitLimit): "4",
+			string(lease.AttrToken): fmt.Sprint(p.Token()), string(lease.AttrOutcome): lease.OutcomeAcquired,
+			string(lease.AttrResource): "traced-permits",
+		}
+		for k, v := range want {
+			if got := a[attribute.Key(k)]; got != v {
+				t.Fatalf("%s = %q, want %q (all: %v)", k, got, v, a)
+			}
+		}
+		return
+	}
+	t.Fatalf("no %s span", lease.SpanAcquirePermit)
 }
