@@ -57,6 +57,7 @@ func (b *bench) run(ctx context.Context) error {
 		{"held", b.runHeld},
 		{"temporal", b.runTemporal},
 		{"field", b.runField},
+		{"permits", b.runPermits},
 	}
 	for _, st := range steps {
 		if !b.o.scenarios[st.name] {

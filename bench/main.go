@@ -49,7 +49,7 @@ type options struct {
 	temporalCS   time.Duration
 }
 
-var allScenarios = []string{"single", "parallel", "contended", "nodes", "held", "temporal", "field"}
+var allScenarios = []string{"single", "parallel", "contended", "nodes", "held", "temporal", "field", "permits"}
 
 func parseFlags() (options, error) {
 	var o options
