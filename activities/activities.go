@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/redlease/redlease/lease"
@@ -44,13 +45,20 @@ func (a *Activities) Register(r worker.ActivityRegistry) {
 // resource after an earlier attempt acquired it; LeaseInvalidInput
 // (non-retryable) for a request the lease package rejects; the context's
 // error when the activity is cancelled.
+//
+// For a permit scope (req.Lease.Limit > 0) it takes one of Limit permits
+// (lease.Client.AcquirePermitScope) and returns the LeaseInfo with its
+// Slot; a retried attempt continues the slot an earlier attempt took.
 func (a *Activities) AcquireLease(ctx context.Context, req AcquireRequest) (LeaseInfo, error) {
 	info := req.Lease
+	if info.Limit < 0 || info.Limit > lease.MaxPermits {
+		return LeaseInfo{}, invalidInput(fmt.Errorf("lease %q: permit limit %d: want 1 to %d (0 for a lease)", info.Resource, info.Limit, lease.MaxPermits))
+	}
 	grant, err := acquireHeartbeating(ctx, a.client, info, req.Wait, true)
 	if err != nil {
 		return LeaseInfo{}, err
 	}
-	info.Token = grant.Token
+	info.Token, info.Slot = grant.Token, grant.Slot
 	return info, nil
 }
 
@@ -61,8 +69,28 @@ func (a *Activities) AcquireLease(ctx context.Context, req AcquireRequest) (Leas
 // runs again. Other holders see the resource as free at once. It is
 // idempotent: releasing twice, or after the lease expired or was taken by
 // another holder, succeeds and changes nothing of the other holder's.
+//
+// A permit scope is released on its slot; one not known to have started
+// (Token 0: its AcquireLease failed or its result was lost) on every slot
+// of the resource, so that whatever slot an attempt took is freed and no
+// attempt delivered late takes one.
 func (a *Activities) ReleaseLease(ctx context.Context, info LeaseInfo) error {
-	return classify(a.client.ReleaseScope(ctx, info.Resource, info.Holder, attemptEpoch(ctx), info.TTL))
+	epoch := attemptEpoch(ctx)
+	if !info.IsPermit() || info.Started() {
+		return classify(a.client.ReleaseScope(ctx, info.Resource, info.Holder, epoch, info.TTL, info.scopeOptions()...))
+	}
+	if info.Limit > lease.MaxPermits {
+		return invalidInput(fmt.Errorf("lease %q: permit limit %d above %d", info.Resource, info.Limit, lease.MaxPermits))
+	}
+	errs := make([]error, info.Limit)
+	var wg sync.WaitGroup
+	for slot := range info.Limit {
+		wg.Go(func() {
+			errs[slot] = a.client.ReleaseScope(ctx, info.Resource, info.Holder, epoch, info.TTL, lease.ScopePermit(slot))
+		})
+	}
+	wg.Wait()
+	return classify(errors.Join(errs...))
 }
 
 // attemptEpoch orders this activity attempt among all attempts of the
@@ -87,11 +115,25 @@ type Waiting struct {
 // heartbeating between them, until wait (0: until ctx ends) has passed. A
 // started scope is only continued, and a failure without proof of loss is
 // returned as a retryable error.
-func acquireHeartbeating(ctx context.Context, client *lease.Client, info LeaseInfo, wait time.Duration, start bool) (lease.ScopeGrant, error) {
-	opts := []lease.ScopeOption{lease.ScopeTTL(info.TTL), lease.ScopeAttempt(attemptEpoch(ctx))}
+//
+// A permit scope's start takes one of info.Limit permits
+// (lease.Client.AcquirePermitScope); its sections act on info.Slot.
+func acquireHeartbeating(ctx context.Context, client *lease.Client, info LeaseInfo, wait time.Duration, start bool) (lease.PermitGrant, error) {
+	opts := append([]lease.ScopeOption{lease.ScopeTTL(info.TTL), lease.ScopeAttempt(attemptEpoch(ctx))}, info.scopeOptions()...)
+	acquire := func(opts ...lease.ScopeOption) (lease.PermitGrant, error) {
+		g, err := client.AcquireScope(ctx, info.Resource, info.Owner, opts...)
+		return lease.PermitGrant{ScopeGrant: g, Slot: info.Slot, Limit: info.Limit}, err
+	}
 	switch {
+	case start && info.IsPermit():
+		opts = opts[:2] // the start picks the slot
+		acquire = func(opts ...lease.ScopeOption) (lease.PermitGrant, error) {
+			return client.AcquirePermitScope(ctx, info.Resource, info.Limit, info.Owner, opts...)
+		}
 	case start:
 		opts = append(opts, lease.ScopeStart())
+	case !info.Started() && info.IsPermit():
+		return lease.PermitGrant{}, invalidInput(fmt.Errorf("lease %q: a section of a permit scope that was not acquired (Token 0): permit scopes are started by AcquireLease", info.Resource))
 	case !info.Started():
 		opts = append(opts, lease.ScopeFirst())
 	}
@@ -106,7 +148,7 @@ func acquireHeartbeating(ctx context.Context, client *lease.Client, info LeaseIn
 		if !deadline.IsZero() {
 			step = min(step, time.Until(deadline))
 		}
-		grant, err := client.AcquireScope(ctx, info.Resource, info.Owner, append(opts, lease.ScopeWait(max(step, 0)))...)
+		grant, err := acquire(append(opts, lease.ScopeWait(max(step, 0)))...)
 		var notAcquired *lease.NotAcquiredError
 		switch {
 		case err == nil:

@@ -43,6 +43,15 @@ type LeaseInfo struct {
 	// (Section.Token).
 	Token int64
 	TTL   time.Duration
+	// Limit is set for a permit scope (workflows.AcquirePermit): the
+	// resource's number of permits, K. The scope then holds one of K slots
+	// (lease.Client.AcquirePermitScope) instead of the resource's lease.
+	// 0 for a lease.
+	Limit int `json:",omitempty"`
+	// Slot is a permit scope's slot, set by AcquireLease with Token; valid
+	// once Started. Tokens are per slot: a resource fences permit holders
+	// per (Slot, Token).
+	Slot int `json:",omitempty"`
 	// Last marks the scope's last critical section: Run releases the scope
 	// as soon as the section's function succeeded, so the next holder
 	// starts without waiting for the workflow to run ReleaseLease. Set it
@@ -55,6 +64,18 @@ type LeaseInfo struct {
 func (l LeaseInfo) AsLast() LeaseInfo {
 	l.Last = true
 	return l
+}
+
+// IsPermit reports whether l is a permit scope (Limit > 0).
+func (l LeaseInfo) IsPermit() bool { return l.Limit > 0 }
+
+// scopeOptions direct the lease package's scope operations to the permit
+// scope's slot; none for a lease.
+func (l LeaseInfo) scopeOptions() []lease.ScopeOption {
+	if !l.IsPermit() {
+		return nil
+	}
+	return []lease.ScopeOption{lease.ScopePermit(l.Slot)}
 }
 
 // Started reports whether the workflow knows the scope was acquired

@@ -64,7 +64,7 @@ func (a *Activities) KeepLease(ctx context.Context, info LeaseInfo) error {
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
 	for {
-		kept, err := a.client.KeepScope(ctx, info.Resource, info.Owner, info.TTL, started)
+		kept, err := a.client.KeepScope(ctx, info.Resource, info.Owner, info.TTL, started, info.scopeOptions()...)
 		switch {
 		case err == nil:
 			started = true

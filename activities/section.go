@@ -71,7 +71,7 @@ func (s *Section) Progress(details any) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.seq++
-	err = s.client.SaveProgress(s.work, s.info.Resource, s.info.Owner, s.token, s.field, s.seq, data)
+	err = s.client.SaveProgress(s.work, s.info.Resource, s.info.Owner, s.token, s.field, s.seq, data, s.info.scopeOptions()...)
 	if err == nil {
 		s.saved = data
 	}
@@ -144,7 +144,7 @@ func Run[T any](ctx context.Context, a *Activities, info LeaseInfo, fn func(ctx 
 	}
 	var resumed []byte
 	if actInfo.Attempt > 1 {
-		data, found, err := a.client.LoadProgress(ctx, info.Resource, info.Holder, actInfo.ActivityID)
+		data, found, err := a.client.LoadProgress(ctx, info.Resource, info.Holder, actInfo.ActivityID, info.scopeOptions()...)
 		if err != nil {
 			return zero, classify(err)
 		}
@@ -181,7 +181,7 @@ func Run[T any](ctx context.Context, a *Activities, info LeaseInfo, fn func(ctx 
 			case cause == nil && r.err == nil && info.Last:
 				// The scope's last section: hand the resource over now. A
 				// failed release is left to the workflow's ReleaseLease.
-				if err := a.client.EndScope(ctx, info.Resource, info.Owner, attemptEpoch(ctx), info.TTL); err != nil {
+				if err := a.client.EndScope(ctx, info.Resource, info.Owner, attemptEpoch(ctx), info.TTL, info.scopeOptions()...); err != nil {
 					activity.GetLogger(ctx).Warn("release after the last section failed; the workflow's release follows", "resource", info.Resource, "error", err)
 				}
 			case errors.Is(cause, lease.ErrLost):
@@ -194,7 +194,7 @@ func Run[T any](ctx context.Context, a *Activities, info LeaseInfo, fn func(ctx 
 		}
 		if time.Since(lastKeep) >= interval && work.Err() == nil {
 			lastKeep = time.Now()
-			kept, err := a.client.KeepScope(ctx, info.Resource, info.Owner, ttl, true, lease.ScopeAttempt(attemptEpoch(ctx)))
+			kept, err := a.client.KeepScope(ctx, info.Resource, info.Owner, ttl, true, append(info.scopeOptions(), lease.ScopeAttempt(attemptEpoch(ctx)))...)
 			switch {
 			case err == nil:
 				remaining = kept.Remaining

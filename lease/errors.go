@@ -141,7 +141,12 @@ type NotAcquiredError struct {
 	// a node's restart guard. A hint for when to try again; zero when
 	// unknown.
 	RetryAfter time.Duration
-	Nodes      []*NodeError // nodes that did not grant the lock
+	// Held and Limit are set by permit acquisitions (AcquirePermit,
+	// AcquirePermitScope): of the resource's Limit permits, Held were seen
+	// held by a quorum of the nodes that answered (fewer than Limit: nodes
+	// down or slow, not the holders, kept this call out). Zero otherwise.
+	Held, Limit int
+	Nodes       []*NodeError // nodes that did not grant the lock
 }
 
 func (e *NotAcquiredError) Error() string {
@@ -151,6 +156,9 @@ func (e *NotAcquiredError) Error() string {
 		fmt.Fprintf(&b, "quorum reached but no validity left")
 	} else {
 		fmt.Fprintf(&b, "%d of %d needed nodes", e.Acquired, e.Quorum)
+	}
+	if e.Limit > 0 {
+		fmt.Fprintf(&b, ", %d of %d permits held", e.Held, e.Limit)
 	}
 	if e.RetryAfter > 0 {
 		fmt.Fprintf(&b, ", retry in %v", e.RetryAfter)

@@ -128,14 +128,15 @@ func (c *Client) tryPermit(ctx context.Context, resource string, limit int, ac a
 	}
 	c.inflight.RLock()
 	defer c.inflight.RUnlock()
-	slot, override := 0, ""
+	survey, override := slotSurvey{}, ""
 	if limit > 1 {
 		var err error
-		if slot, err = c.freePermitSlot(ctx, resource, limit); err != nil {
+		if survey, err = c.freePermitSlot(ctx, resource, limit, ""); err != nil {
 			return nil, err
 		}
 		override = "1" // the read round found no quorum recording another limit
 	}
+	slot := survey.slot
 	k := permitKeys(resource, slot)
 	a := c.newAttempt(k, newOwner("", ""), ac)
 	a.opv = op{
@@ -152,29 +153,47 @@ func (c *Client) tryPermit(ctx context.Context, resource string, limit int, ac a
 			if le := c.limitMismatch(resource, limit, na.Nodes); le != nil {
 				return nil, le
 			}
+			na.Held, na.Limit = survey.held, limit
+			if c.takenOnQuorum(na.Nodes) {
+				na.Held = min(na.Held+1, limit) // the slot was taken since the read (or K = 1: held)
+			}
 		}
 		return nil, err
 	}
 	return &Permit{Lease: l, slot: slot, limit: limit}, nil
 }
 
+// slotSurvey is what the read round of a permit acquisition found.
+type slotSurvey struct {
+	slot int // the slot to take
+	held int // slots held on a quorum of the nodes that answered
+}
+
 // freePermitSlot asks every node which slots of resource it holds and
 // returns a slot free on a quorum of the nodes that answered, searching
-// from a random slot. It waits for every node or the node timeout, except
-// that it stops once a quorum answered and some slot is free on all of
-// them. With no such slot it returns a *NotAcquiredError whose RetryAfter
-// is the shortest remaining TTL of a held slot.
-func (c *Client) freePermitSlot(ctx context.Context, resource string, limit int) (int, error) {
+// from a random slot. With prefix (a holder prefix, "holder#"), a slot
+// the holder holds somewhere comes first, if it is the holder's or free on
+// a quorum: a retried start of the holder's permit scope continues the
+// slot an earlier attempt took. It waits for every node or the node
+// timeout, except that without prefix it stops once a quorum answered and
+// some slot is free on all of them. With no such slot it returns a
+// *NotAcquiredError whose RetryAfter is the shortest remaining TTL of a
+// held slot, with Held and Limit set.
+func (c *Client) freePermitSlot(ctx context.Context, resource string, limit int, prefix string) (slotSurvey, error) {
 	ks := make([]string, limit+1)
 	ks[0] = permitLimitKey(resource)
 	for i := range limit {
 		ks[i+1] = permitKeys(resource, i).lock
 	}
 	free := make([]int, limit) // nodes that report the slot free
+	ours := make([]int, limit) // nodes where prefix's holder holds the slot
 	shortest := make([]time.Duration, limit)
 	answered := 0
 	var failed, mismatched []*NodeError
 	readOp := &op{script: permitFreeScript, keys: ks, decode: decodeInt64Slice}
+	if prefix != "" {
+		readOp.args = []any{prefix}
+	}
 	err := c.round(ctx, ctx, c.all, readOp, func(r reply) bool {
 		v, _ := r.val.([]int64)
 		switch {
@@ -195,41 +214,70 @@ func (c *Client) freePermitSlot(ctx context.Context, resource string, limit int)
 		answered++
 		everywhere := false
 		for i, ttl := range v[1:] {
-			if ttl == -2 {
+			switch {
+			case ttl == -2:
 				free[i]++
 				everywhere = everywhere || free[i] == answered
-			} else if d := time.Duration(ttl) * time.Millisecond; ttl > 0 && (shortest[i] == 0 || d < shortest[i]) {
-				shortest[i] = d
+			case ttl == -3:
+				ours[i]++
+			case ttl > 0:
+				if d := time.Duration(ttl) * time.Millisecond; shortest[i] == 0 || d < shortest[i] {
+					shortest[i] = d
+				}
 			}
 		}
-		return answered >= c.quorum && everywhere
+		return prefix == "" && answered >= c.quorum && everywhere
 	})
 	if le := c.limitMismatch(resource, limit, mismatched); le != nil {
-		return 0, le
+		return slotSurvey{}, le
 	}
 	if err != nil {
 		if errors.Is(err, ErrClosed) {
-			return 0, err
+			return slotSurvey{}, err
 		}
-		return 0, errors.Join(ErrNotAcquired, err)
+		return slotSurvey{}, errors.Join(ErrNotAcquired, err)
 	}
-	// A slot free on every node that answered first, else one free on a
-	// quorum of them; from a random slot, so concurrent callers spread.
+	held := 0
+	for i := range limit {
+		if answered-free[i] >= c.quorum {
+			held++
+		}
+	}
+	// The holder's own slot first; then a slot free on every node that
+	// answered, else one free on a quorum of them; from a random slot, so
+	// concurrent callers spread.
+	for i := range limit {
+		if ours[i] > 0 && ours[i]+free[i] >= c.quorum {
+			return slotSurvey{slot: i, held: held}, nil
+		}
+	}
 	from := rand.IntN(limit)
 	for _, need := range []int{answered, c.quorum} {
 		for j := range limit {
 			if i := (from + j) % limit; free[i] >= max(need, c.quorum) {
-				return i, nil
+				return slotSurvey{slot: i, held: held}, nil
 			}
 		}
 	}
-	na := &NotAcquiredError{Resource: resource, Quorum: c.quorum, Nodes: sortNodes(failed)}
+	na := &NotAcquiredError{Resource: resource, Quorum: c.quorum, Nodes: sortNodes(failed), Held: held, Limit: limit}
 	for _, d := range shortest {
 		if d > 0 && (na.RetryAfter == 0 || d < na.RetryAfter) {
 			na.RetryAfter = d
 		}
 	}
-	return 0, na
+	return slotSurvey{}, na
+}
+
+// takenOnQuorum reports whether a quorum of nodes refused because another
+// owner holds the lock.
+func (c *Client) takenOnQuorum(nodes []*NodeError) bool {
+	taken := 0
+	for _, ne := range nodes {
+		if errors.Is(ne.Err, ErrTaken) {
+			taken++
+		}
+	}
+	return taken >= c.quorum
 }
 
 // limitMismatch is the error of a call whose limit a quorum of nodes

@@ -80,16 +80,17 @@ func (c *Client) ReleaseOwner(ctx context.Context, resource, owner string) error
 // earlier epoch is replaced (keeping the longer TTL); locks and tombstones
 // of this holder from later epochs are left alone.
 func (c *Client) ReleaseHolder(ctx context.Context, resource, holder string, epoch Epoch, tombstoneTTL time.Duration) error {
-	o, err := c.holderReleaseOp(resource, holder, epoch, tombstoneTTL)
+	o, err := c.holderReleaseOp(leasePlace(resource), holder, epoch, tombstoneTTL)
 	if err != nil {
 		return err
 	}
 	return c.runRelease(ctx, keysFor(resource), o, 0, false)
 }
 
-// holderReleaseOp checks ReleaseHolder's arguments and builds its op.
-func (c *Client) holderReleaseOp(resource, holder string, epoch Epoch, tombstoneTTL time.Duration) (*op, error) {
-	if err := checkResource(resource); err != nil {
+// holderReleaseOp checks ReleaseHolder's arguments and builds its op for
+// the lock at (a resource's lease or one of its permit slots).
+func (c *Client) holderReleaseOp(at place, holder string, epoch Epoch, tombstoneTTL time.Duration) (*op, error) {
+	if err := checkResource(at.resource); err != nil {
 		return nil, err
 	}
 	var ac acquireConfig
@@ -110,7 +111,7 @@ func (c *Client) holderReleaseOp(resource, holder string, epoch Epoch, tombstone
 		// outlive the restart guard that keeps such a node from granting.
 		return nil, &InvalidInputError{Field: "tombstone ttl", Reason: fmt.Sprintf("%v is longer than the restart guard (%v)", tombstoneTTL, c.cfg.guard), Err: ErrTTLAboveGuard}
 	}
-	o := releaseOp(keysFor(resource), "", holderPrefix(holder), true)
+	o := releaseOp(at.keys(), "", holderPrefix(holder), true)
 	if epoch != "" {
 		o.args[4], o.args[5], o.args[6] = tombstone(holder, epoch), tombstoneTTL.Milliseconds(), string(epoch)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -89,6 +90,7 @@ type scopeConfig struct {
 	first   bool
 	start   bool
 	attempt Epoch
+	slot    int // ScopePermit's slot + 1; 0: the resource's lease
 }
 
 // ScopeTTL sets the lock's time to live. Default: the Client's TTL.
@@ -233,10 +235,13 @@ func (c *Client) newScopeCall(resource, owner string, ttl time.Duration, opts []
 			return scopeCall{}, sc, err
 		}
 	}
+	if sc.slot > 0 && sc.first {
+		return scopeCall{}, sc, invalid("option", "ScopeFirst and ScopeStart do not apply to a permit's slot: AcquirePermitScope starts a permit scope")
+	}
 	if err := c.cfg.checkTTL("lease ttl", sc.ttl); err != nil {
 		return scopeCall{}, sc, err
 	}
-	return scopeCall{c: c, resource: resource, owner: owner, holder: holder, epoch: epoch, ttl: sc.ttl, attempt: sc.attempt}, sc, nil
+	return scopeCall{c: c, at: sc.place(resource), owner: owner, holder: holder, epoch: epoch, ttl: sc.ttl, attempt: sc.attempt}, sc, nil
 }
 
 // KeepScope extends the scope's lock on every node where the scope still
@@ -285,21 +290,27 @@ func (c *Client) keepScope(ctx context.Context, resource, owner string, ttl time
 // tombstoneTTL; 0: the Client's TTL), their records say so for the
 // Client's scope memory (so no attempt delivered late takes the lock
 // again, even after the tombstone expired), and their saved progress is
-// deleted. A later scope of the holder is left alone. Idempotent.
-func (c *Client) ReleaseScope(ctx context.Context, resource, holder string, epoch Epoch, tombstoneTTL time.Duration) error {
-	return c.releaseScope(ctx, resource, holder, epoch, tombstoneTTL, "")
+// deleted. A later scope of the holder is left alone. Idempotent. Of opts
+// only ScopePermit counts: it releases a permit scope's slot.
+func (c *Client) ReleaseScope(ctx context.Context, resource, holder string, epoch Epoch, tombstoneTTL time.Duration, opts ...ScopeOption) error {
+	return c.releaseScope(ctx, resource, holder, epoch, tombstoneTTL, "", opts)
 }
 
 // releaseScope is ReleaseScope, or EndScope when owner is set.
-func (c *Client) releaseScope(ctx context.Context, resource, holder string, epoch Epoch, tombstoneTTL time.Duration, owner string) error {
-	o, err := c.holderReleaseOp(resource, holder, epoch, tombstoneTTL)
+func (c *Client) releaseScope(ctx context.Context, resource, holder string, epoch Epoch, tombstoneTTL time.Duration, owner string, opts []ScopeOption) error {
+	sc, err := scopeOptions(opts)
+	if err != nil {
+		return err
+	}
+	at := sc.place(resource)
+	o, err := c.holderReleaseOp(at, holder, epoch, tombstoneTTL)
 	if err != nil {
 		return err
 	}
 	if epoch == "" {
 		return invalid("epoch", "ReleaseScope needs the release's epoch")
 	}
-	record, progress := scopeKeys(resource, holder)
+	record, progress := at.scopeKeys(holder)
 	o.script = scopeReleaseScript
 	o.keys = append(o.keys, record, progress)
 	conditional := ""
@@ -307,15 +318,16 @@ func (c *Client) releaseScope(ctx context.Context, resource, holder string, epoc
 		conditional = "1"
 	}
 	o.args = append(o.args, c.cfg.scopeMemory.Milliseconds(), conditional, owner)
-	return c.runRelease(ctx, keysFor(resource), o, 0, false)
+	return c.runRelease(ctx, at.keys(), o, 0, false)
 }
 
 // EndScope ends the scope as its attempt attempt (see ScopeAttempt), the
 // scope's last: as ReleaseScope at that epoch, except that a node where a
 // later attempt of the scope took a token, or where another owner's lock
 // sits, is left alone — a stale attempt that finishes late does not end
-// the scope under a newer attempt that still runs. Idempotent.
-func (c *Client) EndScope(ctx context.Context, resource, owner string, attempt Epoch, tombstoneTTL time.Duration) error {
+// the scope under a newer attempt that still runs. Idempotent. Of opts
+// only ScopePermit counts: it ends a permit scope on its slot.
+func (c *Client) EndScope(ctx context.Context, resource, owner string, attempt Epoch, tombstoneTTL time.Duration, opts ...ScopeOption) error {
 	holder, _, err := parseScopeOwner(owner)
 	if err != nil {
 		return err
@@ -323,15 +335,20 @@ func (c *Client) EndScope(ctx context.Context, resource, owner string, attempt E
 	if err := ScopeAttempt(attempt)(&scopeConfig{}); err != nil {
 		return err
 	}
-	return c.releaseScope(ctx, resource, holder, attempt, tombstoneTTL, owner)
+	return c.releaseScope(ctx, resource, holder, attempt, tombstoneTTL, owner, opts)
 }
 
 // scopeCall is one operation of one scope.
 type scopeCall struct {
-	c                       *Client
-	resource, owner, holder string
-	epoch, attempt          Epoch
-	ttl                     time.Duration
+	c             *Client
+	at            place
+	owner, holder string
+	epoch         Epoch
+	attempt       Epoch
+	ttl           time.Duration
+	// limit is set when the call starts a permit scope: the start round
+	// checks and records the resource's permit limit (see permit_limit.lua).
+	limit int
 }
 
 // scopeTally sorts the nodes' answers to a scope round.
@@ -350,16 +367,24 @@ type scopeTally struct {
 }
 
 func (s scopeCall) op(what string, arg int64) *op {
-	k := keysFor(s.resource)
-	record, progress := scopeKeys(s.resource, s.holder)
+	k := s.at.keys()
+	record, progress := s.at.scopeKeys(s.holder)
 	g := s.c.guardArgs
-	return &op{
+	o := &op{
 		script: scopeScript,
 		keys:   []string{k.lock, k.fence, nodeKey, record, progress},
 		args: []any{s.owner, s.ttl.Milliseconds(), holderPrefix(s.holder), string(s.epoch), what, arg,
 			g[0], g[1], g[2], s.c.cfg.scopeMemory.Milliseconds(), string(s.attempt)},
 		decode: decodeInt64Slice,
 	}
+	if s.limit > 0 && what == "start" {
+		// The read round found no quorum recording another limit: a
+		// minority's differing record is replaced ("1").
+		o.script = permitScopeStartScript
+		o.keys = append(o.keys, permitLimitKey(s.at.resource))
+		o.args = append(o.args, strconv.Itoa(s.limit), "1")
+	}
+	return o
 }
 
 // round sends op what to targets and sorts the answers; it stops once a
@@ -468,7 +493,7 @@ func (s scopeCall) acquire(ctx context.Context, first, start bool) (ScopeGrant, 
 		if t.released > 0 && err == nil {
 			// Only the scope's own release writes that: it is over.
 			s.undo(ctx, t.fresh)
-			return ScopeGrant{}, errors.Join(ErrLost, ErrScopeEnded, c.notAcquired(s.resource, 0, t.failed, false))
+			return ScopeGrant{}, errors.Join(ErrLost, ErrScopeEnded, c.notAcquired(s.at.resource, 0, t.failed, false))
 		}
 	}
 	switch {
@@ -491,7 +516,7 @@ func (s scopeCall) acquire(ctx context.Context, first, start bool) (ScopeGrant, 
 	}
 	if len(t.held) < c.quorum {
 		s.undo(ctx, t.fresh)
-		na := c.notAcquired(s.resource, len(t.held), t.failed, false)
+		na := c.notAcquired(s.at.resource, len(t.held), t.failed, false)
 		if t.superseded > 0 {
 			// A later attempt took a token: this one is stale for good.
 			return ScopeGrant{}, errors.Join(ErrSuperseded, ErrLost, na)
@@ -522,7 +547,7 @@ func (s scopeCall) acquire(ctx context.Context, first, start bool) (ScopeGrant, 
 		r, err := s.round(ctx, behind, "raise", token, need, false)
 		if err != nil || len(r.held) < need {
 			if err == nil {
-				err = c.notAcquired(s.resource, len(t.held)-len(behind)+len(r.held), r.failed, false)
+				err = c.notAcquired(s.at.resource, len(t.held)-len(behind)+len(r.held), r.failed, false)
 			}
 			if r.superseded > 0 {
 				err = errors.Join(ErrSuperseded, ErrLost, err)
@@ -534,7 +559,7 @@ func (s scopeCall) acquire(ctx context.Context, first, start bool) (ScopeGrant, 
 	validUntil := began.add(s.ttl - c.cfg.drift(s.ttl))
 	if !validUntil.after(c.cfg.clock.now()) {
 		s.undo(ctx, t.fresh)
-		return ScopeGrant{}, c.notAcquired(s.resource, len(t.held), t.failed, true)
+		return ScopeGrant{}, c.notAcquired(s.at.resource, len(t.held), t.failed, true)
 	}
 	s.heal(t)
 	return ScopeGrant{Token: token, validUntil: validUntil, clock: c.cfg.clock}, nil
@@ -573,8 +598,8 @@ func (s scopeCall) undo(ctx context.Context, nodes []int) {
 	if len(nodes) == 0 {
 		return
 	}
-	record, _ := scopeKeys(s.resource, s.holder)
-	o := &op{script: scopeUndoScript, keys: []string{keysFor(s.resource).lock, record}, args: []any{s.owner}, decode: decodeInt64, final: true}
+	record, _ := s.at.scopeKeys(s.holder)
+	o := &op{script: scopeUndoScript, keys: []string{s.at.keys().lock, record}, args: []any{s.owner}, decode: decodeInt64, final: true}
 	detached := context.WithoutCancel(ctx)
 	_ = s.c.round(detached, detached, nodes, o, func(reply) bool { return false })
 }
@@ -599,7 +624,7 @@ func (s scopeCall) keep(ctx context.Context, started bool) (ScopeKept, error) {
 		}
 		return ScopeKept{Fence: fence, validUntil: start.add(s.ttl - c.cfg.drift(s.ttl)), clock: c.cfg.clock}, nil
 	}
-	qe := &QuorumError{Op: opKeepScope, Resource: s.resource, Quorum: c.quorum, Confirmed: len(t.held), Nodes: t.failed}
+	qe := &QuorumError{Op: opKeepScope, Resource: s.at.resource, Quorum: c.quorum, Confirmed: len(t.held), Nodes: t.failed}
 	switch {
 	case t.superseded > 0:
 		return ScopeKept{}, errors.Join(ErrSuperseded, ErrLost, qe)

@@ -24,18 +24,25 @@ import (
 // than N − quorum nodes refused — this attempt is fenced out; a
 // *QuorumError (ErrProgressNotSaved) when fewer than a quorum answered
 // (retryable: the save may have been stored on some nodes).
-func (c *Client) SaveProgress(ctx context.Context, resource, owner string, token int64, field string, seq uint64, data []byte) (err error) {
+//
+// Of opts only ScopePermit counts: it saves a permit scope's progress.
+func (c *Client) SaveProgress(ctx context.Context, resource, owner string, token int64, field string, seq uint64, data []byte, opts ...ScopeOption) (err error) {
 	ctx, span := c.obs.start(ctx, SpanSaveProgress, resource)
 	defer func() {
 		c.obs.scopeDone(ctx, span, scopeOutcome(ctx, err, OutcomeSaved, OutcomeNotSaved), err, AttrToken.Int64(token))
 	}()
-	return c.saveProgress(ctx, resource, owner, token, field, seq, data)
+	return c.saveProgress(ctx, resource, owner, token, field, seq, data, opts)
 }
 
-func (c *Client) saveProgress(ctx context.Context, resource, owner string, token int64, field string, seq uint64, data []byte) error {
+func (c *Client) saveProgress(ctx context.Context, resource, owner string, token int64, field string, seq uint64, data []byte, opts []ScopeOption) error {
 	if err := checkResource(resource); err != nil {
 		return err
 	}
+	sc, err := scopeOptions(opts)
+	if err != nil {
+		return err
+	}
+	at := sc.place(resource)
 	holder, _, err := parseScopeOwner(owner)
 	if err != nil {
 		return err
@@ -45,8 +52,8 @@ func (c *Client) saveProgress(ctx context.Context, resource, owner string, token
 	}
 	c.inflight.RLock()
 	defer c.inflight.RUnlock()
-	k := keysFor(resource)
-	_, progress := scopeKeys(resource, holder)
+	k := at.keys()
+	_, progress := at.scopeKeys(holder)
 	o := &op{
 		script: progressSaveScript,
 		keys:   []string{k.lock, k.fence, progress},
@@ -91,16 +98,21 @@ func (c *Client) saveProgress(ctx context.Context, resource, owner string, token
 // than the last save a quorum stored, and never a save that reached fewer
 // than k nodes alone. Errors: a *QuorumError with Op "load progress"
 // when fewer than a quorum of nodes answered.
-func (c *Client) LoadProgress(ctx context.Context, resource, holder, field string) (data []byte, found bool, err error) {
+// Of opts only ScopePermit counts: it loads a permit scope's progress.
+func (c *Client) LoadProgress(ctx context.Context, resource, holder, field string, opts ...ScopeOption) (data []byte, found bool, err error) {
 	ctx, span := c.obs.start(ctx, SpanLoadProgress, resource)
 	defer func() {
 		c.obs.scopeDone(ctx, span, scopeOutcome(ctx, err, OutcomeLoaded, OutcomeNotExtended), err)
 	}()
-	return c.loadProgress(ctx, resource, holder, field)
+	return c.loadProgress(ctx, resource, holder, field, opts)
 }
 
-func (c *Client) loadProgress(ctx context.Context, resource, holder, field string) (data []byte, found bool, err error) {
+func (c *Client) loadProgress(ctx context.Context, resource, holder, field string, opts []ScopeOption) (data []byte, found bool, err error) {
 	if err := checkResource(resource); err != nil {
+		return nil, false, err
+	}
+	sc, err := scopeOptions(opts)
+	if err != nil {
 		return nil, false, err
 	}
 	var ac acquireConfig
@@ -112,7 +124,7 @@ func (c *Client) loadProgress(ctx context.Context, resource, holder, field strin
 	}
 	c.inflight.RLock()
 	defer c.inflight.RUnlock()
-	_, progress := scopeKeys(resource, holder)
+	_, progress := sc.place(resource).scopeKeys(holder)
 	o := &op{script: progressLoadScript, keys: []string{progress}, args: []any{field}, decode: decodeString}
 	var (
 		failed  []*NodeError

@@ -42,28 +42,30 @@ var (
 	//go:embed scripts/progress_load.lua
 	progressLoadSource string
 	//go:embed scripts/permit_limit.lua
-	permitLimitSource   string // the limit check put before acquire.lua's body
-	permitAcquireSource = guardSource + permitLimitSource + acquireBody
+	permitLimitSource      string // the limit check put before acquire.lua's or scope.lua's body
+	permitAcquireSource    = guardSource + permitLimitSource + acquireBody
+	permitScopeStartSource = guardSource + permitLimitSource + scopeBody
 	//go:embed scripts/permit_free.lua
 	permitFreeSource string
 
-	acquireScript       = redis.NewScript(acquireSource)
-	raiseFenceScript    = redis.NewScript(raiseFenceSource)
-	extendScript        = redis.NewScript(extendSource)
-	releaseScript       = redis.NewScript(releaseSource)
-	initNodeScript      = redis.NewScript(initNodeSource)
-	healScript          = redis.NewScript(healSource)
-	scopeScript         = redis.NewScript(scopeSource)
-	scopeReleaseScript  = redis.NewScript(scopeReleaseSource)
-	scopeUndoScript     = redis.NewScript(scopeUndoSource)
-	progressSaveScript  = redis.NewScript(progressSaveSource)
-	progressLoadScript  = redis.NewScript(progressLoadSource)
-	permitAcquireScript = redis.NewScript(permitAcquireSource)
-	permitFreeScript    = redis.NewScript(permitFreeSource)
+	acquireScript          = redis.NewScript(acquireSource)
+	raiseFenceScript       = redis.NewScript(raiseFenceSource)
+	extendScript           = redis.NewScript(extendSource)
+	releaseScript          = redis.NewScript(releaseSource)
+	initNodeScript         = redis.NewScript(initNodeSource)
+	healScript             = redis.NewScript(healSource)
+	scopeScript            = redis.NewScript(scopeSource)
+	scopeReleaseScript     = redis.NewScript(scopeReleaseSource)
+	scopeUndoScript        = redis.NewScript(scopeUndoSource)
+	progressSaveScript     = redis.NewScript(progressSaveSource)
+	progressLoadScript     = redis.NewScript(progressLoadSource)
+	permitAcquireScript    = redis.NewScript(permitAcquireSource)
+	permitFreeScript       = redis.NewScript(permitFreeSource)
+	permitScopeStartScript = redis.NewScript(permitScopeStartSource)
 
 	scriptSources = []string{acquireSource, raiseFenceSource, extendSource, releaseSource, initNodeSource, healSource,
 		scopeSource, scopeReleaseSource, scopeUndoSource, progressSaveSource, progressLoadSource,
-		permitAcquireSource, permitFreeSource}
+		permitAcquireSource, permitFreeSource, permitScopeStartSource}
 )
 
 func decodeInt64(c *redis.Cmd) (any, error)      { return c.Int64() }

@@ -3,6 +3,7 @@ package workflows
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"time"
 
 	"github.com/redlease/redlease/activities"
@@ -42,6 +43,37 @@ type Scope struct {
 // On error nothing is left held (what an acquisition may have left on the
 // nodes is released).
 func Acquire(ctx workflow.Context, resource string, opts LeaseOptions) (*Scope, error) {
+	return acquire(ctx, resource, 0, opts)
+}
+
+// AcquirePermit starts a scope on one of limit permits of resource for
+// this workflow run (see lease.Client.AcquirePermit: at most limit permit
+// holders at once, Go callers' permits of the resource included): the
+// AcquireLease activity takes a permit, waiting up to opts.Wait, and the
+// keeper then keeps it. The Scope works as Acquire's; its Lease() carries
+// the permit's Limit and Slot, and section tokens are per slot — a
+// resource fences permit holders per (Slot, Token). opts.AcquireInSection
+// is refused (ErrInvalidOptions): a permit's slot is chosen before any
+// section runs.
+//
+// Unlike a lease's, a permit's keeper starts once AcquireLease returned
+// (it needs the slot): the lease TTL must also cover that gap, one
+// workflow task and the keeper's start, which it does by the timing rule
+// unless no worker polls the workflow's task queue for longer.
+func AcquirePermit(ctx workflow.Context, resource string, limit int, opts LeaseOptions) (*Scope, error) {
+	switch {
+	case limit <= 0 || limit > lease.MaxPermits:
+		err := fmt.Errorf("%w: permit limit %d: want 1 to %d", ErrInvalidOptions, limit, lease.MaxPermits)
+		return nil, temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrorTypeInvalidInput, err)
+	case opts.AcquireInSection:
+		err := fmt.Errorf("%w: AcquireInSection does not apply to permits", ErrInvalidOptions)
+		return nil, temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrorTypeInvalidInput, err)
+	}
+	return acquire(ctx, resource, limit, opts)
+}
+
+// acquire starts a lease scope (limit 0) or a permit scope.
+func acquire(ctx workflow.Context, resource string, limit int, opts LeaseOptions) (*Scope, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
 		return nil, temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrorTypeInvalidInput, err)
@@ -60,24 +92,19 @@ func Acquire(ctx workflow.Context, resource string, opts LeaseOptions) (*Scope, 
 		info: activities.NewLeaseInfo(resource, wf.Namespace, wf.WorkflowExecution.ID, wf.WorkflowExecution.RunID, opts.Name, epoch, nonce, opts.TTL),
 		opts: opts,
 	}
+	s.info.Limit = limit
 	s.ctx, s.cancel = workflow.WithCancel(workflow.WithActivityOptions(ctx, opts.sectionOptions()))
-	// The keeper starts with the acquisition, so that nothing leaves the
-	// lease unkept between them (it waits until the lease is acquired). It
-	// lives in a disconnected context: only Release stops it, so cleanup
-	// after the workflow's cancellation still runs under a kept lease.
+	// A lease's keeper starts with the acquisition, so that nothing leaves
+	// the lease unkept between them (it waits until the lease is acquired);
+	// a permit's once the acquisition named its slot. It lives in a
+	// disconnected context: only Release stops it, so cleanup after the
+	// workflow's cancellation still runs under a kept lease.
 	disconnected, _ := workflow.NewDisconnectedContext(ctx)
 	keeperCtx, stopKeeper := workflow.WithCancel(disconnected)
 	s.stopKeeper = stopKeeper
-	keeper := workflow.ExecuteActivity(workflow.WithActivityOptions(keeperCtx, opts.keeperOptions()), activities.KeepName, s.info)
-	workflow.Go(disconnected, func(gctx workflow.Context) {
-		err := keeper.Get(gctx, nil)
-		if s.ended || err == nil || temporal.IsCanceledError(err) {
-			return // released, or stopped by Release
-		}
-		// Otherwise the keeper ends only on an error it does not retry: a
-		// proven loss, or a keeper no worker can run.
-		s.fail(err)
-	})
+	if limit == 0 {
+		s.startKeeper(disconnected, keeperCtx)
+	}
 	if !opts.AcquireInSection {
 		acquireCtx := workflow.WithActivityOptions(ctx, opts.acquireOptions())
 		req := activities.AcquireRequest{Lease: s.info, Wait: opts.Wait}
@@ -88,7 +115,25 @@ func Acquire(ctx workflow.Context, resource string, opts LeaseOptions) (*Scope, 
 			return nil, err
 		}
 	}
+	if limit > 0 {
+		s.startKeeper(disconnected, keeperCtx)
+	}
 	return s, nil
+}
+
+// startKeeper runs the KeepLease activity for the scope in keeperCtx, and
+// fails the scope when the keeper ends on an error it does not retry.
+func (s *Scope) startKeeper(disconnected, keeperCtx workflow.Context) {
+	keeper := workflow.ExecuteActivity(workflow.WithActivityOptions(keeperCtx, s.opts.keeperOptions()), activities.KeepName, s.info)
+	workflow.Go(disconnected, func(gctx workflow.Context) {
+		err := keeper.Get(gctx, nil)
+		if s.ended || err == nil || temporal.IsCanceledError(err) {
+			return // released, or stopped by Release
+		}
+		// Otherwise the keeper ends only on an error it does not retry: a
+		// proven loss, or a keeper no worker can run.
+		s.fail(err)
+	})
 }
 
 // fail records why the scope failed and cancels its context.

@@ -29,7 +29,26 @@ func WithLease(ctx workflow.Context, resource string, opts LeaseOptions, fn func
 	if err != nil {
 		return err
 	}
-	err = fn(scope.Context(), scope.Lease())
+	return runScope(ctx, scope, fn)
+}
+
+// WithPermit holds one of limit permits of resource while fn runs, as
+// WithLease holds a lease: at most limit workflows (and Go callers of
+// lease.Client.AcquirePermit on the same resource) hold a permit at once.
+// fn gets the permit's LeaseInfo: its Slot and the sections' tokens are
+// what a resource fences on (per slot). See AcquirePermit for what
+// differs from a lease.
+func WithPermit(ctx workflow.Context, resource string, limit int, opts LeaseOptions, fn func(ctx workflow.Context, permit activities.LeaseInfo) error) error {
+	scope, err := AcquirePermit(ctx, resource, limit, opts)
+	if err != nil {
+		return err
+	}
+	return runScope(ctx, scope, fn)
+}
+
+// runScope runs fn in the scope and releases it.
+func runScope(ctx workflow.Context, scope *Scope, fn func(ctx workflow.Context, lease activities.LeaseInfo) error) error {
+	err := fn(scope.Context(), scope.Lease())
 	lost := scope.Err()
 	_ = scope.Release(ctx) // logged by Release
 	if lost != nil {

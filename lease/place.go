@@ -1,0 +1,66 @@
+package lease
+
+import "strconv"
+
+// place is the lock a scope operation acts on: a resource's lease, or one
+// slot of the resource's permits (see AcquirePermit). A permit scope is a
+// scope lease on its slot: the same records, the same proofs, kept under
+// the slot's keys.
+type place struct {
+	resource string
+	slot     int // -1: the resource's lease
+}
+
+func leasePlace(resource string) place { return place{resource: resource, slot: -1} }
+
+// keys are the lock, fence and release channel of the place.
+func (p place) keys() keys {
+	if p.slot < 0 {
+		return keysFor(p.resource)
+	}
+	return permitKeys(p.resource, p.slot)
+}
+
+// scopeKeys are the record and progress keys of holder's scope at the place.
+func (p place) scopeKeys(holder string) (record, progress string) {
+	if p.slot < 0 {
+		return scopeKeys(p.resource, holder)
+	}
+	base := "redlease:{" + p.resource + "}:permit:" + strconv.Itoa(p.slot) + ":"
+	return base + "scope:" + holder, base + "progress:" + holder
+}
+
+// ScopePermit makes a scope operation act on slot of the resource's
+// permits, where AcquirePermitScope started the scope (PermitGrant.Slot),
+// instead of on the resource's lease. It applies to AcquireScope (which
+// then only continues the scope: ScopeFirst and ScopeStart are refused),
+// KeepScope, ReleaseScope, EndScope, SaveProgress and LoadProgress.
+// Default: the resource's lease.
+func ScopePermit(slot int) ScopeOption {
+	return func(c *scopeConfig) error {
+		if slot < 0 || slot >= MaxPermits {
+			return invalid("permit slot", "%d: want 0 to %d", slot, MaxPermits-1)
+		}
+		c.slot = slot + 1
+		return nil
+	}
+}
+
+// place is where the options direct an operation on resource.
+func (c scopeConfig) place(resource string) place {
+	return place{resource: resource, slot: c.slot - 1}
+}
+
+// scopeOptions applies opts to a zero scopeConfig.
+func scopeOptions(opts []ScopeOption) (scopeConfig, error) {
+	var sc scopeConfig
+	for _, opt := range opts {
+		if opt == nil {
+			return sc, invalid("option", "nil ScopeOption")
+		}
+		if err := opt(&sc); err != nil {
+			return sc, err
+		}
+	}
+	return sc, nil
+}
