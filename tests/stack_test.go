@@ -21,6 +21,7 @@ import (
 	"github.com/redlease/redlease/lease/leasetest"
 	"github.com/redlease/redlease/samples/exclusivejob"
 	"github.com/redlease/redlease/samples/fencedstore"
+	"github.com/redlease/redlease/samples/permitpool"
 	"github.com/redlease/redlease/workflows"
 	"go.temporal.io/sdk/worker"
 )
@@ -34,6 +35,7 @@ type stack struct {
 	nodes    *leasetest.Cluster
 	storeURL string
 	store    *fencedstore.Store
+	pool     *permitpool.Pool // the permit pool sample's API, under the same name
 	storeKey string // the store's name, given to the workers
 	queue    string
 	worker   string // binary
@@ -82,6 +84,7 @@ func newStack(t *testing.T, store string) *stack {
 		nodes:    nodes,
 		storeURL: "redis://" + storeNode.Addr,
 		store:    fencedstore.New(storeNode.Client, store),
+		pool:     permitpool.New(storeNode.Client, store),
 		storeKey: store,
 		queue:    "e2e-" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-")),
 		worker:   workerBinary(t),
@@ -349,6 +352,7 @@ func (s *stack) replay(id string) {
 	replayer := worker.NewWorkflowReplayer()
 	workflows.Register(replayer)
 	exclusivejob.RegisterWorkflows(replayer)
+	permitpool.RegisterWorkflows(replayer)
 	if err := replayer.ReplayWorkflowHistoryFromJSONFile(nil, path); err != nil {
 		s.t.Fatalf("replay of %s: %v", id, err)
 	}

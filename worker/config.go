@@ -297,8 +297,8 @@ func printUsage(w io.Writer) {
 	fmt.Fprint(w, `Usage: worker [flags]
 
 The redlease Temporal worker: registers the lease activities, the
-ExclusiveJob workflow and, with -store-redis, the sample job, then polls
-its task queue until SIGINT or SIGTERM.
+ExclusiveJob workflow and, with -store-redis, the samples (the exclusive
+job and the permit pool), then polls its task queue until SIGINT or SIGTERM.
 
 Each flag falls back to its environment variable (env) when not given; a flag
 given on the command line wins. Flags:

@@ -1,8 +1,9 @@
 // Command worker is the redlease Temporal worker. It registers the lease
-// activities (redlease.AcquireLease, redlease.ReleaseLease), the
-// redlease.ExclusiveJob workflow and, when a fenced store is configured,
-// the sample activity exclusivejob.FencedSteps, then polls its task queue
-// until SIGINT or SIGTERM.
+// activities (redlease.AcquireLease, redlease.KeepLease,
+// redlease.ReleaseLease), the redlease.ExclusiveJob workflow and, when a
+// fenced store is configured, the samples — exclusivejob (FencedSteps,
+// StagedJob) and permitpool (permitpool.Workflow, permitpool.Call) — then
+// polls its task queue until SIGINT or SIGTERM.
 //
 //	go run ./worker -redis redis://127.0.0.1:6379,redis://127.0.0.1:6380,redis://127.0.0.1:6381
 //

@@ -11,6 +11,7 @@ import (
 	"github.com/redlease/redlease/lease"
 	"github.com/redlease/redlease/samples/exclusivejob"
 	"github.com/redlease/redlease/samples/fencedstore"
+	"github.com/redlease/redlease/samples/permitpool"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 	"go.temporal.io/sdk/client"
@@ -54,9 +55,12 @@ func newServices(ctx context.Context, cfg Config, logger *slog.Logger, tp trace.
 	if err != nil {
 		return nil, err
 	}
-	var sample *exclusivejob.Activities
+	var sample *samples
 	if s.store != nil {
-		sample = &exclusivejob.Activities{Leases: acts, Store: fencedstore.New(s.store, cfg.StoreName)}
+		sample = &samples{
+			job:  &exclusivejob.Activities{Leases: acts, Store: fencedstore.New(s.store, cfg.StoreName)},
+			pool: &permitpool.Activities{Leases: acts, Pool: permitpool.New(s.store, cfg.StoreName)},
+		}
 	}
 
 	opts, err := temporalClientOptions(cfg, logger, tp, mp)

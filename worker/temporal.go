@@ -8,6 +8,7 @@ import (
 
 	"github.com/redlease/redlease/activities"
 	"github.com/redlease/redlease/samples/exclusivejob"
+	"github.com/redlease/redlease/samples/permitpool"
 	"github.com/redlease/redlease/workflows"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
@@ -65,9 +66,9 @@ func dialTemporal(ctx context.Context, cfg Config, opts client.Options) (client.
 }
 
 // newTemporalWorker creates the worker on cfg.TaskQueue and registers the
-// lease activities, the workflows and, when sample is not nil, the sample
-// job. onFatal is called (once) if the worker stops on its own.
-func newTemporalWorker(c client.Client, cfg Config, leases *activities.Activities, sample *exclusivejob.Activities, onFatal func(error)) worker.Worker {
+// lease activities, the workflows and, when sample is not nil, the samples
+// (the exclusive job and the permit pool). onFatal is called (once) if the worker stops on its own.
+func newTemporalWorker(c client.Client, cfg Config, leases *activities.Activities, sample *samples, onFatal func(error)) worker.Worker {
 	w := worker.New(c, cfg.TaskQueue, worker.Options{
 		WorkerStopTimeout: cfg.ShutdownTimeout,
 		OnFatalError:      onFatal,
@@ -79,8 +80,16 @@ func newTemporalWorker(c client.Client, cfg Config, leases *activities.Activitie
 	leases.Register(w)
 	workflows.Register(w)
 	if sample != nil {
-		sample.Register(w)
+		sample.job.Register(w)
 		exclusivejob.RegisterWorkflows(w)
+		sample.pool.Register(w)
+		permitpool.RegisterWorkflows(w)
 	}
 	return w
+}
+
+// samples are the sample activities a worker with a store registers.
+type samples struct {
+	job  *exclusivejob.Activities
+	pool *permitpool.Activities
 }
