@@ -36,7 +36,7 @@ type stack struct {
 	storeURL string
 	store    *fencedstore.Store
 	pool     *permitpool.Pool // the permit pool sample's API, under the same name
-	storeKey string // the store's name, given to the workers
+	storeKey string           // the store's name, given to the workers
 	queue    string
 	worker   string // binary
 }
