@@ -94,6 +94,9 @@ func (l *Lease) end(cause error) {
 	l.mu.Unlock()
 	// Metrics first, so whoever wakes on Done or a context sees them recorded.
 	l.client.obs.ended(time.Since(l.acquiredAt), cause)
+	if l.keys.permitLimit > 0 {
+		l.client.obs.permitHeld(context.Background(), l.keys.permitLimit, -1)
+	}
 	for _, cancel := range cancels {
 		cancel(cause)
 	}

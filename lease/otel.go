@@ -66,6 +66,13 @@ const (
 	// at which the node's restart guard ends, as last reported by the node.
 	// A time in the past means the guard is over.
 	MetricNodeGuardedUntil = "redlease.node.guarded_until"
+	// MetricPermitsHeld is an up-down counter, by limit
+	// (redlease.permit.limit): the permits this Client holds now
+	// (AcquirePermit, from the acquisition until the permit ends). Summed
+	// over processes and divided by the limit, it is the share of permits
+	// in use. Permit scopes (AcquirePermitScope) live across processes
+	// and are not counted; resources are not an attribute (see above).
+	MetricPermitsHeld = "redlease.permit.held"
 )
 
 // Outcomes recorded in AttrOutcome.
@@ -126,6 +133,7 @@ type observer struct {
 	handedOn        metric.Int64Counter
 	guardedReplies  metric.Int64Counter
 	guardedUntil    metric.Float64Gauge
+	permitsHeld     metric.Int64UpDownCounter
 	nodeAttrs       []attribute.KeyValue // redlease.nodes, redlease.quorum
 	// globalTP and globalMP are OpenTelemetry's default global providers,
 	// when no provider was given and the application had installed none at
@@ -213,6 +221,10 @@ func newObserver(cfg config, nodes, quorum int) (*observer, error) {
 		metric.WithDescription("Acquisition replies from a node in its restart guard, by node")); err != nil {
 		return nil, err
 	}
+	if o.permitsHeld, err = meter.Int64UpDownCounter(MetricPermitsHeld,
+		metric.WithDescription("Permits this client holds now, by permit limit")); err != nil {
+		return nil, err
+	}
 	if o.guardedUntil, err = meter.Float64Gauge(MetricNodeGuardedUntil, metric.WithUnit("s"),
 		metric.WithDescription("Unix time at which a node's restart guard ends, by node")); err != nil {
 		return nil, err
@@ -297,6 +309,13 @@ func nodeEvents(span trace.Span, nodes []*NodeError) {
 
 // guarded records a reply from a node in its restart guard, which ends
 // after remaining.
+// permitHeld adds delta to the permits held of that limit.
+func (o *observer) permitHeld(ctx context.Context, limit int, delta int64) {
+	if o.metering() {
+		o.permitsHeld.Add(ctx, delta, metric.WithAttributes(AttrPermitLimit.Int(limit)))
+	}
+}
+
 // handedOff counts a release that handed the lock on.
 func (o *observer) handedOff(ctx context.Context) {
 	if o.metering() {

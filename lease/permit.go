@@ -138,6 +138,7 @@ func (c *Client) tryPermit(ctx context.Context, resource string, limit int, ac a
 	}
 	slot := survey.slot
 	k := permitKeys(resource, slot)
+	k.permitLimit = limit
 	a := c.newAttempt(k, newOwner("", ""), ac)
 	a.opv = op{
 		script: permitAcquireScript,
@@ -160,6 +161,7 @@ func (c *Client) tryPermit(ctx context.Context, resource string, limit int, ac a
 		}
 		return nil, err
 	}
+	c.obs.permitHeld(ctx, limit, 1)
 	return &Permit{Lease: l, slot: slot, limit: limit}, nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/redlease/redlease/lease"
 	"github.com/redlease/redlease/lease/leasetest"
 	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 )
 
 // Goroutines take 3 permits of one resource over and over through a node
@@ -302,4 +303,43 @@ func TestPermitSpan(t *testing.T) {
 		return
 	}
 	t.Fatalf("no %s span", lease.SpanAcquirePermit)
+}
+
+// MetricPermitsHeld follows the permits this Client holds: up at each
+// acquisition, down when a permit is released and when one expires.
+func TestPermitsHeldMetric(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	c, _ := newClient(t, 3, lease.WithMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))))
+	ctx := context.Background()
+	held := func() int64 { return counterSum(t, reader, lease.MetricPermitsHeld) }
+	var ps []*lease.Permit
+	for range 3 {
+		p, err := c.AcquirePermit(ctx, "metered", 4, lease.WithLeaseTTL(time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps = append(ps, p)
+	}
+	if n := held(); n != 3 {
+		t.Fatalf("%d permits held by the metric, want 3", n)
+	}
+	if err := ps[0].Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := held(); n != 2 {
+		t.Fatalf("after a release: %d, want 2", n)
+	}
+	if err := ps[1].KeepAlive(0); err != nil {
+		t.Fatal(err)
+	}
+	<-ps[2].Done() // nobody extends it: it expires
+	if n := held(); n != 1 {
+		t.Fatalf("after an expiry: %d, want 1", n)
+	}
+	if err := ps[1].Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := held(); n != 0 {
+		t.Fatalf("after the last release: %d, want 0", n)
+	}
 }

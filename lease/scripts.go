@@ -80,6 +80,9 @@ const nodeKey = "redlease:node"
 // keys of one resource on every node. All share the hash tag {resource}.
 type keys struct {
 	resource, lock, fence, channel string
+	// permitLimit is K for a permit's slot (AcquirePermit), 0 for a lease:
+	// the permit's end is counted in MetricPermitsHeld.
+	permitLimit int
 }
 
 func keysFor(resource string) keys {
