@@ -2,8 +2,9 @@ package chaos
 
 import (
 	"fmt"
-
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/anishathalye/porcupine"
@@ -281,6 +282,54 @@ func window(records []Record, resource string, t int64, d time.Duration) []Recor
 	for _, r := range records {
 		if r.Resource == resource && r.Return >= t-int64(d) && r.Call <= t+int64(d) {
 			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// PermitExcess is an instant at which more valid permit holders of one
+// resource were inside their sections than its limit.
+type PermitExcess struct {
+	Resource string
+	Limit    int
+	Inside   []Record // the sections inside at that instant
+}
+
+func (e PermitExcess) String() string {
+	parts := make([]string, len(e.Inside))
+	for i, r := range e.Inside {
+		parts[i] = r.Resource + " " + describeSection(r)
+	}
+	return fmt.Sprintf("%s: %d holders inside at once, limit %d: %s", e.Resource, len(e.Inside), e.Limit, strings.Join(parts, "; "))
+}
+
+// permitExcesses sweeps the protected parts of the permit sections of each
+// resource (sections with no assumption broken, see brokenFor) and reports
+// every instant where more than the limit were inside at once.
+func permitExcesses(records []Record, brokenFor func(Record) string) []PermitExcess {
+	byBase := map[string][]Record{}
+	for _, r := range records {
+		if r.Kind == KindSection && r.Limit > 0 && brokenFor(r) == "" {
+			if from, till := protected(r); from < till {
+				byBase[r.Base] = append(byBase[r.Base], r)
+			}
+		}
+	}
+	var out []PermitExcess
+	for base, list := range byBase {
+		sort.Slice(list, func(i, j int) bool { return list[i].Call < list[j].Call })
+		var inside []Record
+		for _, s := range list {
+			kept := inside[:0]
+			for _, a := range inside {
+				if _, till := protected(a); till > s.Call {
+					kept = append(kept, a)
+				}
+			}
+			inside = append(kept, s)
+			if len(inside) > s.Limit {
+				out = append(out, PermitExcess{Resource: base, Limit: s.Limit, Inside: slices.Clone(inside)})
+			}
 		}
 	}
 	return out

@@ -32,6 +32,10 @@ type ClientConfig struct {
 	Hold        time.Duration // the section lasts up to this long between read and write
 	Until       time.Time     // stop starting operations then
 	Mark        bool          // set the store key insideKey(Proc) while inside a section, for the nemesis
+	// Permits, when above 0, makes the workers take one of Permits permits
+	// of a resource (AcquirePermit) instead of its lease; each slot is then
+	// a resource of the history, SlotResource(resource, slot).
+	Permits int
 	History     string        // where to write the records
 	Seed        uint64
 }
@@ -121,8 +125,15 @@ func (w *worker) loop(ctx context.Context) {
 	for ctx.Err() == nil {
 		res := w.cfg.Resources[w.rnd.IntN(len(w.cfg.Resources))]
 		r := w.base(KindAcquire, res)
-		l, err := w.lc.Acquire(ctx, res, lease.WithWait(w.cfg.Wait))
+		l, slot, err := w.acquire(ctx, res)
 		r.Return = now()
+		if w.cfg.Permits > 0 {
+			r.Limit, r.Base = w.cfg.Permits, res
+			if err == nil {
+				res = SlotResource(res, slot)
+				r.Resource = res
+			}
+		}
 		if err != nil {
 			r.Outcome, r.Err = Failed, err.Error()
 			w.rec.Add(r)
@@ -132,7 +143,7 @@ func (w *worker) loop(ctx context.Context) {
 		}
 		r.Outcome, r.Token, r.Owner = OK, l.Token(), l.Owner()
 		w.rec.Add(r)
-		w.section(res, l)
+		w.section(res, l, r.Limit, r.Base)
 		rr := w.base(KindRelease, res)
 		// Release uses a fresh context: the run's end must not leave a lock behind.
 		rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -147,11 +158,28 @@ func (w *worker) loop(ctx context.Context) {
 	}
 }
 
+// acquire takes res's lease, or one of its permits (and its slot).
+func (w *worker) acquire(ctx context.Context, res string) (*lease.Lease, int, error) {
+	if w.cfg.Permits == 0 {
+		l, err := w.lc.Acquire(ctx, res, lease.WithWait(w.cfg.Wait))
+		return l, 0, err
+	}
+	p, err := w.lc.AcquirePermit(ctx, res, w.cfg.Permits, lease.WithWait(w.cfg.Wait))
+	if err != nil {
+		return nil, 0, err
+	}
+	return p.Lease, p.Slot(), nil
+}
+
+// SlotResource names slot of resource's permits in a history: each slot is
+// fenced and checked as a resource of its own.
+func SlotResource(resource string, slot int) string { return fmt.Sprintf("%s/slot%d", resource, slot) }
+
 // section is the critical section: a read-modify-write of both sets and a
 // register write, all while the lease is (believed) held. It does not look
 // at the lease's validity before writing: a process paused in between is
 // exactly the zombie the fault suite wants to see fenced out.
-func (w *worker) section(res string, l *lease.Lease) {
+func (w *worker) section(res string, l *lease.Lease, limit int, base string) {
 	ctx := context.Background()
 	k := keysOf(res)
 	token := l.Token()
@@ -159,6 +187,7 @@ func (w *worker) section(res string, l *lease.Lease) {
 	elem := fmt.Sprintf("p%dw%ds%d", w.cfg.Proc, w.id, w.seq)
 	s := w.base(KindSection, res)
 	s.Token, s.Value, s.Deadline = token, elem, realDeadline(l)
+	s.Limit, s.Base = limit, base
 
 	rr := w.base(KindRegRead, res)
 	rt, rv, err := readReg(ctx, w.store, k)

@@ -53,6 +53,10 @@ type Record struct {
 	Plain       string `json:"plain,omitempty"` // outcome of the unfenced read-modify-write
 	FencedRead  string `json:"fr,omitempty"`    // outcome of the fenced read
 	FencedWrite string `json:"fw,omitempty"`    // outcome of the fenced write
+	// Permits only (acquire, section): the limit K, and the resource whose
+	// permit this is (Resource is then its slot, see SlotResource).
+	Limit int    `json:"lim,omitempty"`
+	Base  string `json:"base,omitempty"`
 }
 
 // client is the record's client id for porcupine: one per worker goroutine.

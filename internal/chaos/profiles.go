@@ -22,3 +22,10 @@ func Broken(seed uint64, brk string, faults ...string) Profile {
 	return Profile{Name: "broken-" + brk, Seed: seed, Break: brk, Faults: faults, Phase: 16 * time.Second,
 		Hold: 750 * time.Millisecond, Resources: 1}
 }
+
+// BoundedPermits is the permit workload's profile in make test: six
+// workers take one of 2 permits of one resource, every fault kind once,
+// for three seconds each (and the recovery after it), about 70 seconds.
+func BoundedPermits(seed uint64) Profile {
+	return Profile{Name: "permits", Seed: seed, Phase: 3 * time.Second, Permits: 2, Resources: 1}
+}

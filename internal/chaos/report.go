@@ -131,6 +131,11 @@ func check(p Profile, records []Record, phases []phase, events []Event, injected
 		}
 	}
 
+	for _, e := range permitExcesses(records, brokenFor) {
+		s := kindAt(e.Inside[len(e.Inside)-1].Call)
+		violate(s, "permit limit: %s", e)
+	}
+
 	for _, v := range tokenOrder(records, brokenFor) {
 		violate(nil, "fencing tokens out of holder order: %s", v)
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -27,10 +28,15 @@ type Profile struct {
 	TTL, Guard, NodeTimeout          time.Duration
 	Wait                             time.Duration // each acquisition's WithWait
 	Hold                             time.Duration // sections last up to this long
-	Break                            string        // REDLEASE_FAULT_BREAK for every client: a broken build on purpose
-	Dir                              string        // histories, schedule and visualizations
-	Client                           string        // the client binary (BuildClient)
-	Logf                             func(format string, args ...any)
+	// Permits, when above 0, runs the permit workload: each worker takes
+	// one of Permits permits of a resource (AcquirePermit); every slot is
+	// checked as a resource, and no more than Permits valid holders of a
+	// resource may be inside at once.
+	Permits int
+	Break   string // REDLEASE_FAULT_BREAK for every client: a broken build on purpose
+	Dir     string // histories, schedule and visualizations
+	Client  string // the client binary (BuildClient)
+	Logf    func(format string, args ...any)
 }
 
 func (p *Profile) defaults() {
@@ -107,7 +113,7 @@ func Run(ctx context.Context, p Profile) (*Report, error) {
 	}
 	base := ClientConfig{Workers: p.Workers, Nodes: px.addrs(), Store: store.Addr, Resources: resources,
 		TTL: p.TTL, Guard: p.Guard, NodeTimeout: p.NodeTimeout, Wait: p.Wait, Hold: p.Hold,
-		Until: time.Now().Add(24 * time.Hour), Seed: p.Seed}
+		Until: time.Now().Add(24 * time.Hour), Seed: p.Seed, Permits: p.Permits}
 	var env []string
 	if p.Break != "" {
 		env = append(env, "REDLEASE_FAULT_BREAK="+p.Break)
@@ -198,6 +204,15 @@ func Run(ctx context.Context, p Profile) (*Report, error) {
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return nil, fmt.Errorf("chaos: node %d: %w", i, err)
 		}
+		slots, err := node.Client.Keys(ctx, "redlease:*:permit:*").Result() // permit slots, and their fence counters
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return nil, fmt.Errorf("chaos: node %d: %w", i, err)
+		}
+		for _, k := range slots {
+			if !strings.HasSuffix(k, ":fence") {
+				keys = append(keys, k)
+			}
+		}
 		for _, k := range keys {
 			v, err := node.Client.Get(ctx, k).Result()
 			if err == nil {
@@ -205,7 +220,16 @@ func Run(ctx context.Context, p Profile) (*Report, error) {
 			}
 		}
 	}
-	for _, res := range resources {
+	checked := resources
+	if p.Permits > 0 {
+		checked = nil
+		for _, res := range resources {
+			for slot := range p.Permits {
+				checked = append(checked, SlotResource(res, slot))
+			}
+		}
+	}
+	for _, res := range checked {
 		k := keysOf(res)
 		pl, err := getString(ctx, store.Client, k.plain)
 		if err != nil {
