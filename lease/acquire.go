@@ -129,7 +129,9 @@ func (c *Client) retryWhileRefused(ctx context.Context, k keys, wait time.Durati
 	policy := c.cfg.newBackOff()
 	policy.Reset()
 	var h *handoff
-	turn := queued && spec != nil // in line behind another waiter: wait for a turn first
+	// In line behind another waiter: wait for a turn first (not for one of
+	// several permits, where another may be free).
+	turn := queued && spec != nil && spec.limit <= 1
 	for {
 		delay, remaining := policy.NextBackOff(), time.Until(deadline)
 		if !turn || remaining <= 0 || delay == backoff.Stop {

@@ -62,3 +62,17 @@ func WithHandOffHooks(chosen, queued func()) Option {
 
 // DirectSends is how many batches callers of c sent themselves (see post).
 func (c *Client) DirectSends() int64 { return c.directSends.Load() }
+
+// ParkedPermits is how many AcquirePermit calls of c wait for a permit of
+// resource, parked in line.
+func (c *Client) ParkedPermits(resource string) int {
+	c.waker.mu.Lock()
+	defer c.waker.mu.Unlock()
+	n := 0
+	for _, e := range c.waker.waiters[permitKeys(resource, 0).channel] {
+		if e.parked {
+			n++
+		}
+	}
+	return n
+}

@@ -40,6 +40,9 @@ const maxHandoffChain = 16
 type handoffSpec struct {
 	ctx context.Context // the waiting call's: no hand-off once it is done
 	ac  acquireConfig
+	// limit is K for a permit waiter (AcquirePermit), 0 for a lease's: a
+	// permit's release hands its slot only to a waiter for the same limit.
+	limit int
 }
 
 // handoff is an acquisition queued by a release for a waiter. Its
@@ -61,7 +64,7 @@ func (c *Client) handOffRelease(ctx context.Context, k keys, o *op) (p []*posted
 	defer c.waker.mu.Unlock()
 	w := &c.waker
 	e := w.handOffTarget(k.channel)
-	if e == nil || e.spec.ctx.Err() != nil {
+	if e == nil || e.spec.ctx.Err() != nil || e.spec.limit != k.permitLimit {
 		return nil, false
 	}
 	if c.cfg.handOffChosen != nil {
@@ -71,7 +74,14 @@ func (c *Client) handOffRelease(ctx context.Context, k keys, o *op) (p []*posted
 		return nil, false
 	}
 	o.args[2] = "" // handed on, not free: nothing to announce
-	a := c.newAttempt(k, newOwner(e.spec.ac.holder, e.spec.ac.epoch), e.spec.ac)
+	var a *acquireAttempt
+	if k.permitLimit > 0 {
+		// The released slot, for a waiter of the same limit; a node that
+		// records another limit refuses ("": no override).
+		a = c.newPermitAttempt(k, k.permitLimit, e.spec.ac, "")
+	} else {
+		a = c.newAttempt(k, newOwner(e.spec.ac.holder, e.spec.ac.epoch), e.spec.ac)
+	}
 	ps, err := c.post(false, c.all, roundOp{base: context.WithoutCancel(ctx), op: o}, roundOp{base: context.WithoutCancel(e.spec.ctx), op: a.op})
 	if err != nil {
 		c.inflight.RUnlock()

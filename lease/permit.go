@@ -75,7 +75,11 @@ func (p *Permit) Limit() int { return p.limit }
 // MaxPermits), and WithHolder, WithEpoch and WithTakeover (not supported
 // for permits), return an *InvalidInputError before any node is touched.
 // WithWait waits for any slot to free up; waiters are woken by releases of
-// any permit of the resource.
+// any permit of the resource, and a release by this Client hands its slot
+// to the first waiting AcquirePermit of the same limit, as Lease.Release
+// hands a lease on (an ordinary acquisition of that slot, queued behind the
+// release). With limit 1, waiting calls of this Client take turns as a
+// lease's do; with more, each tries at once.
 func (c *Client) AcquirePermit(ctx context.Context, resource string, limit int, opts ...AcquireOption) (p *Permit, err error) {
 	start := time.Now()
 	ctx, span := c.obs.start(ctx, SpanAcquirePermit, resource)
@@ -99,14 +103,23 @@ func (c *Client) AcquirePermit(ctx context.Context, resource string, limit int, 
 	case ac.holder != "" || ac.takeover || ac.epoch != "":
 		return nil, invalid("option", "WithHolder, WithEpoch and WithTakeover do not apply to permits")
 	}
-	try := func(*handoff) (err error) {
+	if ac.wait == 0 {
+		return c.tryPermit(ctx, resource, limit, ac, &stats)
+	}
+	// A release of a permit of this Client may hand its slot to a waiter
+	// for the same limit (see handoff.go). With one permit, waiters take
+	// turns as a lease's do; with more, a caller tries at once, since
+	// another may be free.
+	spec := &handoffSpec{ctx: ctx, ac: ac, limit: limit}
+	err = c.retryWhileRefused(ctx, permitKeys(resource, 0), ac.wait, spec, func(h *handoff) (err error) {
+		if h != nil {
+			p, err = c.completeHandedPermit(ctx, h, limit, &stats)
+			return err
+		}
 		p, err = c.tryPermit(ctx, resource, limit, ac, &stats)
 		return err
-	}
-	if ac.wait == 0 {
-		return p, try(nil)
-	}
-	return p, c.retryWhileRefused(ctx, permitKeys(resource, 0), ac.wait, nil, try)
+	})
+	return p, err
 }
 
 // permitKeys are the keys of one slot of resource's permits: its lock and
@@ -114,7 +127,7 @@ func (c *Client) AcquirePermit(ctx context.Context, resource string, limit int, 
 // release channel that all slots share.
 func permitKeys(resource string, slot int) keys {
 	base := "redlease:{" + resource + "}:permit:" + strconv.Itoa(slot)
-	return keys{resource: resource, lock: base, fence: base + ":fence", channel: "redlease:{" + resource + "}:permits:released"}
+	return keys{resource: resource, lock: base, fence: base + ":fence", channel: "redlease:{" + resource + "}:permits:released", slot: slot}
 }
 
 // permitLimitKey records the resource's permit limit on each node.
@@ -136,33 +149,55 @@ func (c *Client) tryPermit(ctx context.Context, resource string, limit int, ac a
 		}
 		override = "1" // the read round found no quorum recording another limit
 	}
-	slot := survey.slot
-	k := permitKeys(resource, slot)
+	a := c.newPermitAttempt(permitKeys(resource, survey.slot), limit, ac, override)
+	p, err := c.post(true, c.all, roundOp{base: ctx, op: a.op})
+	l, err := c.finishAcquire(ctx, a, p, err, stats)
+	return c.permitOutcome(l, err, a.k, survey.held)
+}
+
+// newPermitAttempt is an acquisition of the permit slot k of a resource
+// with limit permits: the acquire script preceded by the limit check
+// (override: see permit_limit.lua).
+func (c *Client) newPermitAttempt(k keys, limit int, ac acquireConfig, override string) *acquireAttempt {
 	k.permitLimit = limit
 	a := c.newAttempt(k, newOwner("", ""), ac)
 	a.opv = op{
 		script: permitAcquireScript,
-		keys:   []string{k.lock, k.fence, nodeKey, permitLimitKey(resource)},
+		keys:   []string{k.lock, k.fence, nodeKey, permitLimitKey(k.resource)},
 		args:   append(a.argv[:9:9], strconv.Itoa(limit), override),
 		decode: decodeInt64Slice,
 	}
-	p, err := c.post(true, c.all, roundOp{base: ctx, op: a.op})
-	l, err := c.finishAcquire(ctx, a, p, err, stats)
+	return a
+}
+
+// permitOutcome turns a finished permit acquisition of slot k into the
+// Permit, or its error: a limit that a quorum of nodes refused, or a
+// *NotAcquiredError with Held (held slots seen before, plus this one when
+// a quorum found it taken) and Limit.
+func (c *Client) permitOutcome(l *Lease, err error, k keys, held int) (*Permit, error) {
+	limit := k.permitLimit
 	if err != nil {
 		var na *NotAcquiredError
 		if errors.As(err, &na) {
-			if le := c.limitMismatch(resource, limit, na.Nodes); le != nil {
+			if le := c.limitMismatch(k.resource, limit, na.Nodes); le != nil {
 				return nil, le
 			}
-			na.Held, na.Limit = survey.held, limit
+			na.Held, na.Limit = held, limit
 			if c.takenOnQuorum(na.Nodes) {
 				na.Held = min(na.Held+1, limit) // the slot was taken since the read (or K = 1: held)
 			}
 		}
 		return nil, err
 	}
-	c.obs.permitHeld(ctx, limit, 1)
-	return &Permit{Lease: l, slot: slot, limit: limit}, nil
+	c.obs.permitHeld(context.Background(), limit, 1)
+	return &Permit{Lease: l, slot: k.slot, limit: limit}, nil
+}
+
+// completeHandedPermit finishes a permit acquisition a release queued for
+// this waiter (see completeHanded).
+func (c *Client) completeHandedPermit(ctx context.Context, h *handoff, limit int, stats *acquireStats) (*Permit, error) {
+	l, err := c.completeHanded(ctx, h, stats)
+	return c.permitOutcome(l, err, h.a.k, limit-1)
 }
 
 // slotSurvey is what the read round of a permit acquisition found.

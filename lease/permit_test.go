@@ -70,6 +70,10 @@ func TestPermitsNeverExceedTheLimit(t *testing.T) {
 	if m := most.Load(); m > limit || m < 2 {
 		t.Fatalf("at most %d permits held at once, want 2 to %d", m, limit)
 	}
+	if c.Handoffs() == 0 {
+		t.Fatal("no release handed its slot on: the hand-off path went untested")
+	}
+	t.Logf("%d of %d releases handed their slot on", c.Handoffs(), 8*25)
 }
 
 // The placement a per-node holder count would allow: with 3 nodes and 2
@@ -342,4 +346,143 @@ func TestPermitsHeldMetric(t *testing.T) {
 	if n := held(); n != 0 {
 		t.Fatalf("after the last release: %d, want 0", n)
 	}
+}
+
+// A permit's release hands its slot to a waiting AcquirePermit of the same
+// Client and limit: the waiter gets that slot with a higher token, and the
+// release announces nothing.
+func TestAPermitReleaseHandsTheSlotToAWaiter(t *testing.T) {
+	for _, limit := range []int{1, 2} {
+		t.Run(fmt.Sprint("limit ", limit), func(t *testing.T) {
+			c, cluster := newClient(t, 3)
+			ctx := context.Background()
+			var held []*lease.Permit
+			for range limit {
+				p, err := c.AcquirePermit(ctx, "handed", limit)
+				if err != nil {
+					t.Fatal(err)
+				}
+				held = append(held, p)
+			}
+			got := make(chan *lease.Permit, 1)
+			go func() {
+				p, err := c.AcquirePermit(ctx, "handed", limit, lease.WithWait(10*time.Second))
+				if err != nil {
+					t.Error(err)
+				}
+				got <- p
+			}()
+			waitUntil(t, 5*time.Second, "the waiter parked", func() bool { return c.ParkedPermits("handed") == 1 })
+			sub := cluster.Nodes[0].Client.Subscribe(ctx, "redlease:{handed}:permits:released")
+			defer sub.Close()
+			if _, err := sub.Receive(ctx); err != nil {
+				t.Fatal(err)
+			}
+			released := held[limit-1]
+			if err := released.Release(ctx); err != nil {
+				t.Fatal(err)
+			}
+			p := <-got
+			if p == nil {
+				t.FailNow()
+			}
+			defer p.Release(ctx)
+			if c.Handoffs() != 1 {
+				t.Fatalf("%d hand-offs, want 1", c.Handoffs())
+			}
+			if p.Slot() != released.Slot() || p.Token() <= released.Token() || p.Limit() != limit {
+				t.Fatalf("handed permit slot %d token %d limit %d; released slot %d token %d", p.Slot(), p.Token(), p.Limit(), released.Slot(), released.Token())
+			}
+			if msg, err := sub.ReceiveTimeout(ctx, 300*time.Millisecond); err == nil {
+				t.Fatalf("a release that handed the slot on announced it: %v", msg)
+			}
+			for _, q := range held[:limit-1] {
+				if !q.Valid() {
+					t.Fatal("another permit was disturbed")
+				}
+				_ = q.Release(ctx)
+			}
+		})
+	}
+}
+
+// A permit's release hands its slot only to a waiter of the same limit.
+// Callers that disagree on the limit are refused while a quorum records
+// one; here the records are wiped between the calls (as a majority's data
+// loss would), so a waiter for 1 permit parks while a permit of 2 is held.
+// That permit's release is announced, not handed on; the waiter's own
+// slot's release is handed on.
+func TestAPermitIsNotHandedToAWaiterOfAnotherLimit(t *testing.T) {
+	c, cluster := newClient(t, 3)
+	ctx := context.Background()
+	wipe := func() {
+		t.Helper()
+		for _, n := range cluster.Nodes {
+			if err := n.Client.Del(ctx, "redlease:{mixed-limits}:permits:limit").Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	one, err := c.AcquirePermit(ctx, "mixed-limits", 1) // slot 0
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 2*time.Second, "the permit on every node", func() bool {
+		return settled(t, cluster, "redlease:{mixed-limits}:permit:0", 3)
+	})
+	wipe()
+	two, err := c.AcquirePermit(ctx, "mixed-limits", 2) // slot 1: slot 0 is held
+	if err != nil {
+		t.Fatal(err)
+	}
+	if two.Slot() != 1 {
+		t.Fatalf("the permit of 2 took slot %d", two.Slot())
+	}
+	waitUntil(t, 2*time.Second, "the permit of 2 on every node", func() bool {
+		return settled(t, cluster, "redlease:{mixed-limits}:permit:1", 3)
+	})
+	wipe()
+	got := make(chan *lease.Permit, 1)
+	go func() {
+		p, err := c.AcquirePermit(ctx, "mixed-limits", 1, lease.WithWait(10*time.Second))
+		if err != nil {
+			t.Error(err)
+		}
+		got <- p
+	}()
+	waitUntil(t, 5*time.Second, "the waiter parked", func() bool { return c.ParkedPermits("mixed-limits") == 1 })
+	if err := two.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case p := <-got:
+		t.Fatalf("the waiter for 1 permit got %v after a permit of 2 was released", p)
+	case <-time.After(500 * time.Millisecond):
+	}
+	if c.Handoffs() != 0 {
+		t.Fatalf("%d hand-offs to a waiter of another limit", c.Handoffs())
+	}
+	if err := one.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p := <-got
+	if p == nil {
+		t.FailNow()
+	}
+	defer p.Release(ctx)
+	if c.Handoffs() != 1 || p.Slot() != 0 || p.Limit() != 1 {
+		t.Fatalf("hand-offs %d, the waiter got slot %d of %d; want one hand-off of slot 0", c.Handoffs(), p.Slot(), p.Limit())
+	}
+}
+
+// settled reports whether key exists on n nodes.
+func settled(t *testing.T, cluster *leasetest.Cluster, key string, n int) bool {
+	t.Helper()
+	found := 0
+	for _, node := range cluster.Nodes {
+		if node.Client.Exists(context.Background(), key).Val() == 1 {
+			found++
+		}
+	}
+	return found >= n
 }

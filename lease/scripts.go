@@ -81,8 +81,10 @@ const nodeKey = "redlease:node"
 type keys struct {
 	resource, lock, fence, channel string
 	// permitLimit is K for a permit's slot (AcquirePermit), 0 for a lease:
-	// the permit's end is counted in MetricPermitsHeld.
+	// the permit's end is counted in MetricPermitsHeld, and a release hands
+	// the slot only to a waiter for a permit of the same limit.
 	permitLimit int
+	slot        int // the permit's slot (permitKeys)
 }
 
 func keysFor(resource string) keys {
