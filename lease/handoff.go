@@ -76,9 +76,8 @@ func (c *Client) handOffRelease(ctx context.Context, k keys, o *op) (p []*posted
 	o.args[2] = "" // handed on, not free: nothing to announce
 	var a *acquireAttempt
 	if k.permitLimit > 0 {
-		// The released slot, for a waiter of the same limit; a node that
-		// records another limit refuses ("": no override).
-		a = c.newPermitAttempt(k, k.permitLimit, e.spec.ac, "")
+		// The released slot, for a waiter of the same limit.
+		a = c.newPermitAttempt(k, k.permitLimit, e.spec.ac)
 	} else {
 		a = c.newAttempt(k, newOwner(e.spec.ac.holder, e.spec.ac.epoch), e.spec.ac)
 	}

@@ -64,11 +64,16 @@ func (p *Permit) Limit() int { return p.limit }
 // the slot's next holder has written.
 //
 // Limit. Callers must agree on the limit of a resource: each node records
-// the first limit it is asked for (no TTL), and a call whose limit differs
-// from what a quorum of nodes records returns an *InvalidInputError
-// matching ErrPermitLimit, having written nothing. A minority's differing
-// record (a node that lost its data and met a misconfigured caller first)
-// is replaced where the call acquires. The record detects a misconfigured
+// the first limit it is asked for (no TTL) and refuses a grant to a call
+// with another limit, never overwriting its record. So a call whose limit
+// differs from what a quorum of nodes records is never granted: it returns
+// an *InvalidInputError matching ErrPermitLimit when a quorum of nodes
+// answered with their record (else a *NotAcquiredError), having changed no
+// record (it may record its limit on nodes that had none: nodes that lost
+// their data). A minority's differing record (a node that lost its data
+// and met a misconfigured caller first) counts as a refusal, and is
+// replaced, only if it is still the same, once an acquisition with the
+// limit of the quorum succeeded. The record detects a misconfigured
 // caller; it does not bound callers that disagree once a majority of nodes
 // lost its records (restarts without persistence): they can then hold up
 // to the largest limit among them. Invalid limits (≤ 0 or above
@@ -141,40 +146,40 @@ func (c *Client) tryPermit(ctx context.Context, resource string, limit int, ac a
 	}
 	c.inflight.RLock()
 	defer c.inflight.RUnlock()
-	survey, override := slotSurvey{}, ""
+	var survey slotSurvey
 	if limit > 1 {
 		var err error
 		if survey, err = c.freePermitSlot(ctx, resource, limit, ""); err != nil {
 			return nil, err
 		}
-		override = "1" // the read round found no quorum recording another limit
 	}
-	a := c.newPermitAttempt(permitKeys(resource, survey.slot), limit, ac, override)
+	a := c.newPermitAttempt(permitKeys(resource, survey.slot), limit, ac)
 	p, err := c.post(true, c.all, roundOp{base: ctx, op: a.op})
 	l, err := c.finishAcquire(ctx, a, p, err, stats)
-	return c.permitOutcome(l, err, a.k, survey.held)
+	return c.permitOutcome(l, err, a, survey)
 }
 
 // newPermitAttempt is an acquisition of the permit slot k of a resource
-// with limit permits: the acquire script preceded by the limit check
-// (override: see permit_limit.lua).
-func (c *Client) newPermitAttempt(k keys, limit int, ac acquireConfig, override string) *acquireAttempt {
+// with limit permits: the acquire script preceded by the limit check.
+func (c *Client) newPermitAttempt(k keys, limit int, ac acquireConfig) *acquireAttempt {
 	k.permitLimit = limit
 	a := c.newAttempt(k, newOwner("", ""), ac)
 	a.opv = op{
 		script: permitAcquireScript,
 		keys:   []string{k.lock, k.fence, nodeKey, permitLimitKey(k.resource)},
-		args:   append(a.argv[:9:9], strconv.Itoa(limit), override),
+		args:   append(a.argv[:9:9], strconv.Itoa(limit)),
 		decode: decodeInt64Slice,
 	}
 	return a
 }
 
-// permitOutcome turns a finished permit acquisition of slot k into the
-// Permit, or its error: a limit that a quorum of nodes refused, or a
+// permitOutcome turns a finished permit acquisition a into the Permit, or
+// its error: a limit that a quorum of nodes refused, or a
 // *NotAcquiredError with Held (held slots seen before, plus this one when
-// a quorum found it taken) and Limit.
-func (c *Client) permitOutcome(l *Lease, err error, k keys, held int) (*Permit, error) {
+// a quorum found it taken) and Limit. A granted permit's nodes that
+// refused for a differing limit record have it repaired.
+func (c *Client) permitOutcome(l *Lease, err error, a *acquireAttempt, survey slotSurvey) (*Permit, error) {
+	k := a.k
 	limit := k.permitLimit
 	if err != nil {
 		var na *NotAcquiredError
@@ -182,28 +187,50 @@ func (c *Client) permitOutcome(l *Lease, err error, k keys, held int) (*Permit, 
 			if le := c.limitMismatch(k.resource, limit, na.Nodes); le != nil {
 				return nil, le
 			}
-			na.Held, na.Limit = held, limit
+			na.Held, na.Limit = survey.held, limit
 			if c.takenOnQuorum(na.Nodes) {
 				na.Held = min(na.Held+1, limit) // the slot was taken since the read (or K = 1: held)
 			}
 		}
 		return nil, err
 	}
+	c.repairPermitLimit(k.resource, limit, append(survey.mismatched, a.failed...))
 	c.obs.permitHeld(context.Background(), limit, 1)
 	return &Permit{Lease: l, slot: k.slot, limit: limit}, nil
+}
+
+// repairPermitLimit replaces, in the background, the differing limit
+// records of the nodes that refused an acquisition that nevertheless
+// succeeded with limit: a quorum of nodes records limit, so a differing
+// record is a minority's (a node that lost its data and met a
+// misconfigured caller first). Each node's record is replaced only if it
+// is still the one it refused with.
+func (c *Client) repairPermitLimit(resource string, limit int, failed []*NodeError) {
+	repaired := map[int]bool{}
+	for _, ne := range failed {
+		if errors.Is(ne.Err, ErrPermitLimit) && !repaired[ne.Node] {
+			repaired[ne.Node] = true
+			o := &op{script: permitLimitRepairScript, keys: []string{permitLimitKey(resource)},
+				args: []any{strconv.Itoa(ne.Limit), strconv.Itoa(limit)}, decode: decodeInt64}
+			c.sendTo([]int{ne.Node}, o)
+		}
+	}
 }
 
 // completeHandedPermit finishes a permit acquisition a release queued for
 // this waiter (see completeHanded).
 func (c *Client) completeHandedPermit(ctx context.Context, h *handoff, limit int, stats *acquireStats) (*Permit, error) {
 	l, err := c.completeHanded(ctx, h, stats)
-	return c.permitOutcome(l, err, h.a.k, limit-1)
+	return c.permitOutcome(l, err, h.a, slotSurvey{held: limit - 1})
 }
 
 // slotSurvey is what the read round of a permit acquisition found.
 type slotSurvey struct {
 	slot int // the slot to take
 	held int // slots held on a quorum of the nodes that answered
+	// mismatched are the nodes that answered with another limit: a
+	// minority's records, repaired once the acquisition succeeded.
+	mismatched []*NodeError
 }
 
 // freePermitSlot asks every node which slots of resource it holds and
@@ -285,14 +312,14 @@ func (c *Client) freePermitSlot(ctx context.Context, resource string, limit int,
 	// concurrent callers spread.
 	for i := range limit {
 		if ours[i] > 0 && ours[i]+free[i] >= c.quorum {
-			return slotSurvey{slot: i, held: held}, nil
+			return slotSurvey{slot: i, held: held, mismatched: mismatched}, nil
 		}
 	}
 	from := rand.IntN(limit)
 	for _, need := range []int{answered, c.quorum} {
 		for j := range limit {
 			if i := (from + j) % limit; free[i] >= max(need, c.quorum) {
-				return slotSurvey{slot: i, held: held}, nil
+				return slotSurvey{slot: i, held: held, mismatched: mismatched}, nil
 			}
 		}
 	}

@@ -115,5 +115,6 @@ func (c *Client) tryPermitScope(ctx context.Context, s scopeCall) (PermitGrant, 
 		}
 		return PermitGrant{}, err
 	}
+	c.repairPermitLimit(resource, limit, survey.mismatched)
 	return PermitGrant{ScopeGrant: g, Slot: survey.slot, Limit: limit}, nil
 }

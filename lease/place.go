@@ -1,7 +1,5 @@
 package lease
 
-import "strconv"
-
 // place is the lock a scope operation acts on: a resource's lease, or one
 // slot of the resource's permits (see AcquirePermit). A permit scope is a
 // scope lease on its slot: the same records, the same proofs, kept under
@@ -22,11 +20,16 @@ func (p place) keys() keys {
 }
 
 // scopeKeys are the record and progress keys of holder's scope at the place.
+// A permit scope's are the holder's for the resource's permits, whatever
+// the slot: a scope holds one slot, and one record across the slots makes
+// the attempt order (ScopeAttempt) hold across them — an attempt of a start
+// delivered late is refused on every node where a later attempt took a
+// token, whichever slot it reaches for.
 func (p place) scopeKeys(holder string) (record, progress string) {
 	if p.slot < 0 {
 		return scopeKeys(p.resource, holder)
 	}
-	base := "redlease:{" + p.resource + "}:permit:" + strconv.Itoa(p.slot) + ":"
+	base := "redlease:{" + p.resource + "}:permits:"
 	return base + "scope:" + holder, base + "progress:" + holder
 }
 

@@ -378,11 +378,10 @@ func (s scopeCall) op(what string, arg int64) *op {
 		decode: decodeInt64Slice,
 	}
 	if s.limit > 0 && what == "start" {
-		// The read round found no quorum recording another limit: a
-		// minority's differing record is replaced ("1").
+		// A permit scope's start checks the limit (permit_limit.lua).
 		o.script = permitScopeStartScript
 		o.keys = append(o.keys, permitLimitKey(s.at.resource))
-		o.args = append(o.args, strconv.Itoa(s.limit), "1")
+		o.args = append(o.args, strconv.Itoa(s.limit))
 	}
 	return o
 }
@@ -562,6 +561,9 @@ func (s scopeCall) acquire(ctx context.Context, first, start bool) (ScopeGrant, 
 		return ScopeGrant{}, c.notAcquired(s.at.resource, len(t.held), t.failed, true)
 	}
 	s.heal(t)
+	if s.limit > 0 {
+		c.repairPermitLimit(s.at.resource, s.limit, t.failed)
+	}
 	return ScopeGrant{Token: token, validUntil: validUntil, clock: c.cfg.clock}, nil
 }
 

@@ -47,25 +47,28 @@ var (
 	permitScopeStartSource = guardSource + permitLimitSource + scopeBody
 	//go:embed scripts/permit_free.lua
 	permitFreeSource string
+	//go:embed scripts/permit_limit_repair.lua
+	permitLimitRepairSource string
 
-	acquireScript          = redis.NewScript(acquireSource)
-	raiseFenceScript       = redis.NewScript(raiseFenceSource)
-	extendScript           = redis.NewScript(extendSource)
-	releaseScript          = redis.NewScript(releaseSource)
-	initNodeScript         = redis.NewScript(initNodeSource)
-	healScript             = redis.NewScript(healSource)
-	scopeScript            = redis.NewScript(scopeSource)
-	scopeReleaseScript     = redis.NewScript(scopeReleaseSource)
-	scopeUndoScript        = redis.NewScript(scopeUndoSource)
-	progressSaveScript     = redis.NewScript(progressSaveSource)
-	progressLoadScript     = redis.NewScript(progressLoadSource)
-	permitAcquireScript    = redis.NewScript(permitAcquireSource)
-	permitFreeScript       = redis.NewScript(permitFreeSource)
-	permitScopeStartScript = redis.NewScript(permitScopeStartSource)
+	acquireScript           = redis.NewScript(acquireSource)
+	raiseFenceScript        = redis.NewScript(raiseFenceSource)
+	extendScript            = redis.NewScript(extendSource)
+	releaseScript           = redis.NewScript(releaseSource)
+	initNodeScript          = redis.NewScript(initNodeSource)
+	healScript              = redis.NewScript(healSource)
+	scopeScript             = redis.NewScript(scopeSource)
+	scopeReleaseScript      = redis.NewScript(scopeReleaseSource)
+	scopeUndoScript         = redis.NewScript(scopeUndoSource)
+	progressSaveScript      = redis.NewScript(progressSaveSource)
+	progressLoadScript      = redis.NewScript(progressLoadSource)
+	permitAcquireScript     = redis.NewScript(permitAcquireSource)
+	permitFreeScript        = redis.NewScript(permitFreeSource)
+	permitScopeStartScript  = redis.NewScript(permitScopeStartSource)
+	permitLimitRepairScript = redis.NewScript(permitLimitRepairSource)
 
 	scriptSources = []string{acquireSource, raiseFenceSource, extendSource, releaseSource, initNodeSource, healSource,
 		scopeSource, scopeReleaseSource, scopeUndoSource, progressSaveSource, progressLoadSource,
-		permitAcquireSource, permitFreeSource, permitScopeStartSource}
+		permitAcquireSource, permitFreeSource, permitScopeStartSource, permitLimitRepairSource}
 )
 
 func decodeInt64(c *redis.Cmd) (any, error)      { return c.Int64() }
