@@ -36,8 +36,8 @@ type ClientConfig struct {
 	// of a resource (AcquirePermit) instead of its lease; each slot is then
 	// a resource of the history, SlotResource(resource, slot).
 	Permits int
-	History     string        // where to write the records
-	Seed        uint64
+	History string // where to write the records
+	Seed    uint64
 }
 
 // nodeClient is a go-redis client that fails fast, as a lock node's should.
