@@ -32,12 +32,12 @@ type ClientConfig struct {
 	Hold        time.Duration // the section lasts up to this long between read and write
 	Until       time.Time     // stop starting operations then
 	Mark        bool          // set the store key insideKey(Proc) while inside a section, for the nemesis
+	History     string        // where to write the records
+	Seed        uint64
 	// Permits, when above 0, makes the workers take one of Permits permits
 	// of a resource (AcquirePermit) instead of its lease; each slot is then
 	// a resource of the history, SlotResource(resource, slot).
 	Permits int
-	History string // where to write the records
-	Seed    uint64
 }
 
 // nodeClient is a go-redis client that fails fast, as a lock node's should.
