@@ -127,3 +127,96 @@ func TestTenWorkflowsShareThreePermitsThroughAWorkerKill(t *testing.T) {
 	s.replay(ids[0])
 	t.Logf("%d events, at most %d calls in flight; killed calls %v retried with higher tokens", len(events), most, killed)
 }
+
+// Cancelling permit workflows releases their permits: two workflows hold
+// both permits of a resource (TTL 60 s), a third waits in AcquireLease;
+// cancelling the waiter ends its wait and touches no slot, cancelling a
+// holder frees its slot within seconds (released, not expired: a tombstone
+// on a quorum), and the remaining workflow completes.
+func TestCancelledPermitWorkflowsReleaseTheirSlots(t *testing.T) {
+	s := newStack(t, "permitcancel")
+	s.startWorker("w")
+	ctx := context.Background()
+	req := func(calls int, d time.Duration) permitpool.Request {
+		r := permitpool.Request{Resource: "gpu", Limit: 2, Lease: workflows.LeaseOptions{TTL: 60 * time.Second, HeartbeatTimeout: 3 * time.Second}}
+		for i := range calls {
+			r.Calls = append(r.Calls, permitpool.CallInput{Call: i, Duration: d})
+		}
+		return r
+	}
+	s.startWorkflow(permitpool.WorkflowName, "long-1", req(1, time.Hour))
+	s.startWorkflow(permitpool.WorkflowName, "short-2", req(20, 500*time.Millisecond))
+	inFlight := func() int {
+		events, err := s.pool.Log(ctx)
+		if err != nil || len(events) == 0 {
+			return 0
+		}
+		return events[len(events)-1].InFlight
+	}
+	waitFor(t, 30*time.Second, "both permits in use", func() bool { return inFlight() == 2 })
+	s.startWorkflow(permitpool.WorkflowName, "waiter-3", req(1, 100*time.Millisecond))
+	waitFor(t, 30*time.Second, "waiter-3 in AcquireLease", func() bool {
+		pending, _ := s.describe("waiter-3")["pendingActivities"].([]any)
+		for _, p := range pending {
+			if strings.Contains(fmt.Sprint(p.(map[string]any)["activityType"]), "redlease.AcquireLease") {
+				return true
+			}
+		}
+		return false
+	})
+	s.temporal("workflow", "cancel", "--workflow-id", "waiter-3")
+	if status, _, _ := s.result("waiter-3"); status != "CANCELED" {
+		t.Fatalf("waiter-3: %s, want CANCELED", status)
+	}
+	slotValue := func(node, slot int) string {
+		return s.nodes.Nodes[node].Client.Get(ctx, fmt.Sprintf("redlease:{gpu}:permit:%d", slot)).Val()
+	}
+	heldSlots := func() (held, tombstones int) {
+		for slot := range 2 {
+			h, ts := 0, 0
+			for i := range s.nodes.Nodes {
+				switch v := slotValue(i, slot); {
+				case strings.HasSuffix(v, "#"):
+					ts++
+				case v != "":
+					h++
+				}
+			}
+			if h >= 3 {
+				held++
+			}
+			if ts >= 3 {
+				tombstones++
+			}
+		}
+		return held, tombstones
+	}
+	if held, _ := heldSlots(); held != 2 {
+		t.Fatalf("%d slots held on a quorum after the waiter's cancellation, want both", held)
+	}
+	cancelled := time.Now()
+	s.temporal("workflow", "cancel", "--workflow-id", "long-1")
+	if status, _, _ := s.result("long-1"); status != "CANCELED" {
+		t.Fatalf("long-1: %s, want CANCELED", status)
+	}
+	// The TTL is 60 s: a slot free within 30 s was released, not expired.
+	waitFor(t, 30*time.Second, "long-1's slot released", func() bool { _, ts := heldSlots(); return ts >= 1 })
+	t.Logf("long-1's slot released %v after the cancel", time.Since(cancelled).Round(time.Millisecond))
+	if status, _, closeEvent := s.result("short-2"); status != "COMPLETED" {
+		t.Fatalf("short-2: %s %s", status, closeEvent)
+	}
+	events, err := s.pool.Log(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range events {
+		if e.Holder == "waiter-3" {
+			t.Fatalf("the cancelled waiter called the API: %+v", e)
+		}
+	}
+	// long-1's call, cancelled mid-flight, ended at the API too.
+	if _, err := permitpool.Check(events, 2); err != nil {
+		t.Fatalf("the API's log: %v", err)
+	}
+	waitFor(t, 30*time.Second, "both slots free", func() bool { held, _ := heldSlots(); return held == 0 })
+}

@@ -59,6 +59,11 @@ func (a *Activities) Call(ctx context.Context, permit activities.LeaseInfo, in C
 		}
 		select {
 		case <-ctx.Done():
+			// The call is abandoned (cancelled, or the permit lost): end it
+			// at the API, fenced as ever — a fenced-out attempt is refused.
+			ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			_, _ = a.Pool.Exit(ectx, permit.Slot, s.Token(), holder, in.Call)
 			return CallResult{}, ctx.Err()
 		case <-time.After(in.Duration):
 		}
