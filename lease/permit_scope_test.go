@@ -193,23 +193,9 @@ func TestPermitScopesAndPermitsShareTheLimit(t *testing.T) {
 		}
 		wg.Wait()
 	}()
-	time.Sleep(100 * time.Millisecond)
-	if err := cluster.Nodes[1].Pause(); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(300 * time.Millisecond)
-	if err := cluster.Nodes[1].Resume(); err != nil {
-		t.Fatal(err)
-	}
+	pauseAWhile(t, cluster.Nodes[1])
 	<-done
-	for i := range regs {
-		if err := regs[i].Check(); err != nil {
-			t.Fatalf("slot %d: %v", i, err)
-		}
-	}
-	if m := most.Load(); m > limit || m < 2 {
-		t.Fatalf("at most %d holders at once, want 2 to %d", m, limit)
-	}
+	checkSlots(t, regs, most.Load(), limit)
 }
 
 // A permit scope's start checks the limit as AcquirePermit does, and bad

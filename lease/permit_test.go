@@ -53,23 +53,9 @@ func TestPermitsNeverExceedTheLimit(t *testing.T) {
 		}
 		wg.Wait()
 	}()
-	time.Sleep(100 * time.Millisecond)
-	if err := cluster.Nodes[2].Pause(); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(300 * time.Millisecond)
-	if err := cluster.Nodes[2].Resume(); err != nil {
-		t.Fatal(err)
-	}
+	pauseAWhile(t, cluster.Nodes[2])
 	<-done
-	for i := range regs {
-		if err := regs[i].Check(); err != nil {
-			t.Fatalf("slot %d: %v", i, err)
-		}
-	}
-	if m := most.Load(); m > limit || m < 2 {
-		t.Fatalf("at most %d permits held at once, want 2 to %d", m, limit)
-	}
+	checkSlots(t, regs, most.Load(), limit)
 	if c.Handoffs() == 0 {
 		t.Fatal("no release handed its slot on: the hand-off path went untested")
 	}
@@ -485,4 +471,31 @@ func settled(t *testing.T, cluster *leasetest.Cluster, key string, n int) bool {
 		}
 	}
 	return found >= n
+}
+
+// pauseAWhile pauses node 100 ms from now, for 300 ms.
+func pauseAWhile(t *testing.T, node *leasetest.Node) {
+	t.Helper()
+	time.Sleep(100 * time.Millisecond)
+	if err := node.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if err := node.Resume(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkSlots checks each slot's fenced register, and that between 2 and
+// limit holders were inside at once (most).
+func checkSlots(t *testing.T, regs []leasetest.FencedRegister, most int32, limit int) {
+	t.Helper()
+	for i := range regs {
+		if err := regs[i].Check(); err != nil {
+			t.Fatalf("slot %d: %v", i, err)
+		}
+	}
+	if most > int32(limit) || most < 2 {
+		t.Fatalf("at most %d holders inside at once, want 2 to %d", most, limit)
+	}
 }
