@@ -73,7 +73,8 @@ func (p *Permit) Limit() int { return p.limit }
 // their data). A minority's differing record (a node that lost its data
 // and met a misconfigured caller first) counts as a refusal, and is
 // replaced, only if it is still the same, once an acquisition with the
-// limit of the quorum succeeded. The record detects a misconfigured
+// limit of the quorum succeeded and heard that node's record (rounds stop
+// at a quorum, so it can take a few). The record detects a misconfigured
 // caller; it does not bound callers that disagree once a majority of nodes
 // lost its records (restarts without persistence): they can then hold up
 // to the largest limit among them. Invalid limits (≤ 0 or above

@@ -237,8 +237,20 @@ func TestTemporalFaultSuite(t *testing.T) {
 			}
 		}
 	}
+	// Release returns at a quorum; a node that timed out (paused, say) may
+	// keep a lock, or get a late copy, which expires by its TTL: a quorum
+	// must be free, and every node once the TTL has run out.
 	if locked := s.lockedNodes(resource); locked != 0 {
-		t.Errorf("lock left on %d nodes", locked)
+		var values []string
+		for i := range s.nodes.Nodes {
+			values = append(values, fmt.Sprintf("node %d: %q (pttl %v)", i, s.lockValue(i, resource),
+				s.nodes.Nodes[i].Client.PTTL(t.Context(), "redlease:{"+resource+"}:lock").Val()))
+		}
+		t.Logf("lock left on %d nodes after the jobs: %v", locked, values)
+		if locked >= len(s.nodes.Nodes)/2+1 {
+			t.Errorf("lock left on %d nodes, a quorum", locked)
+		}
+		waitFor(t, chaosTTL+2*time.Second, "the leftover lock expired", func() bool { return s.lockedNodes(resource) == 0 })
 	}
 	rejected, err := s.store.Rejected(t.Context())
 	if err != nil {
