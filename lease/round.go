@@ -110,6 +110,11 @@ func (c *Client) post(direct bool, targets []int, ops ...roundOp) ([]*posted, er
 
 // collect passes p's replies to decide as they arrive, as round describes.
 func (c *Client) collect(ctx context.Context, p *posted, decide func(reply) bool) error {
+	if err := ctx.Err(); err != nil {
+		// Already ended: say so, whatever replies are waiting (a select
+		// would pick among ready cases at random).
+		return err
+	}
 	timer := getTimer(time.Until(p.deadline))
 	defer putTimer(timer)
 	var answered nodeSet
