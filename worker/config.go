@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redlease/redlease/internal/redisconf"
 	"github.com/redlease/redlease/lease"
 )
 
@@ -30,6 +31,10 @@ type Config struct {
 
 	StoreRedis *redis.Options // the sample's fenced store; nil: no sample
 	StoreName  string
+
+	// TLS is applied to every rediss:// node and store URL (a private
+	// CA, a client certificate, a server name).
+	TLS redisconf.TLS
 
 	LogLevel        slog.Level
 	OTelStdout      bool
@@ -77,7 +82,19 @@ var options = []option{
 	{flag: "redis", arg: "urls", env: "REDLEASE_REDIS_URLS",
 		usage: "required: comma-separated redis:// or rediss:// (TLS) URLs of an odd number of independent lease nodes,\n" +
 			"e.g. redis://:secret@10.0.0.1:6379/0,redis://10.0.0.2:6379,rediss://user:pw@10.0.0.3:6380",
-		apply: func(c *Config, v string) (err error) { c.Redis, err = parseRedisURLs(v); return err }},
+		apply: func(c *Config, v string) (err error) { c.Redis, err = redisconf.ParseURLs(v); return err }},
+	{flag: "redis-tls-ca", arg: "file", env: "REDLEASE_REDIS_TLS_CA",
+		usage: "PEM file of the CA(s) that signed the rediss:// nodes' certificates (default: the system's roots)",
+		apply: func(c *Config, v string) error { c.TLS.CAFile = v; return nil }},
+	{flag: "redis-tls-cert", arg: "file", env: "REDLEASE_REDIS_TLS_CERT",
+		usage: "PEM client certificate for rediss:// nodes that require one (mutual TLS); with -redis-tls-key",
+		apply: func(c *Config, v string) error { c.TLS.CertFile = v; return nil }},
+	{flag: "redis-tls-key", arg: "file", env: "REDLEASE_REDIS_TLS_KEY",
+		usage: "PEM key of -redis-tls-cert",
+		apply: func(c *Config, v string) error { c.TLS.KeyFile = v; return nil }},
+	{flag: "redis-tls-server-name", arg: "name", env: "REDLEASE_REDIS_TLS_SERVER_NAME",
+		usage: "name to verify in every rediss:// node's certificate instead of the URL's host",
+		apply: func(c *Config, v string) error { c.TLS.ServerName = v; return nil }},
 	{flag: "lease-ttl", arg: "duration", env: "REDLEASE_TTL", def: "30s",
 		usage: "default time to live of leases",
 		apply: func(c *Config, v string) (err error) { c.LeaseTTL, err = positiveDuration(v); return err }},
@@ -96,7 +113,7 @@ var options = []option{
 				c.StoreRedis = nil
 				return nil
 			}
-			c.StoreRedis, err = parseRedisURL(v)
+			c.StoreRedis, err = redisconf.ParseURL(v)
 			return err
 		}},
 	{flag: "store-name", arg: "name", env: "REDLEASE_STORE_NAME", def: "redlease-demo",
@@ -174,6 +191,9 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 		if err := o.apply(&cfg, text); err != nil {
 			return Config{}, fmt.Errorf("invalid %s: %w", src, err)
 		}
+	}
+	if err := cfg.TLS.Apply(append(cfg.Redis, cfg.StoreRedis)...); err != nil {
+		return Config{}, fmt.Errorf("invalid TLS settings (-redis-tls-*): %w", err)
 	}
 	if err := checkLeaseSettings(cfg); err != nil {
 		var invalid *lease.InvalidInputError

@@ -50,6 +50,26 @@ func TestEndToEnd(t *testing.T) {
 	t.Run("binary: runs the job, exports spans to stdout, drains on SIGTERM", func(t *testing.T) {
 		testBinary(t, srv.Client(), cluster, base)
 	})
+	t.Run("in-process over mutual TLS with a private CA and a server name", func(t *testing.T) {
+		files, err := leasetest.GenerateTLS(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		tlsCluster := leasetest.StartTLS(t, 3, leasetest.TLSNode{Files: files, ClientCerts: true})
+		urls := make([]string, len(tlsCluster.Nodes))
+		for i, n := range tlsCluster.Nodes {
+			urls[i] = "rediss://" + n.TLSAddr
+		}
+		testInProcess(t, srv.Client(), tlsCluster, []string{
+			"-temporal-address", srv.FrontendHostPort(),
+			"-redis", strings.Join(urls, ","),
+			"-store-redis", "rediss://" + tlsCluster.Nodes[0].TLSAddr,
+			"-redis-tls-ca", files.CA,
+			"-redis-tls-cert", files.ClientCert,
+			"-redis-tls-key", files.ClientKey,
+			"-redis-tls-server-name", leasetest.ServerName,
+		})
+	})
 }
 
 // jobRequest is the ExclusiveJob of the sample, on resource.

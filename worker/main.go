@@ -18,6 +18,10 @@
 //	-task-queue        REDLEASE_TASK_QUEUE         redlease
 //	-connect-timeout   REDLEASE_CONNECT_TIMEOUT    10s (how long to try reaching Temporal at start)
 //	-redis             REDLEASE_REDIS_URLS         required
+//	-redis-tls-ca      REDLEASE_REDIS_TLS_CA       none (the system's roots verify rediss:// nodes)
+//	-redis-tls-cert    REDLEASE_REDIS_TLS_CERT     none (no client certificate; with -redis-tls-key: mutual TLS)
+//	-redis-tls-key     REDLEASE_REDIS_TLS_KEY      none
+//	-redis-tls-server-name REDLEASE_REDIS_TLS_SERVER_NAME  the URL's host
 //	-lease-ttl         REDLEASE_TTL                30s
 //	-restart-guard     REDLEASE_RESTART_GUARD      1m (also the longest lease TTL)
 //	-node-timeout      REDLEASE_NODE_TIMEOUT       100ms
@@ -32,6 +36,14 @@
 // independent Redis master; the count must be odd and the nodes distinct.
 // -store-redis is one such URL. Passwords are never logged: the worker
 // logs host:port only.
+//
+// The -redis-tls-* settings apply to every rediss:// URL (lease nodes and
+// store): -redis-tls-ca verifies the nodes against a private CA instead of
+// the system's roots, -redis-tls-cert and -redis-tls-key present a client
+// certificate to nodes started with --tls-auth-clients yes, and
+// -redis-tls-server-name is the name checked in the nodes' certificates
+// when the URLs name them by address. Giving any of them without a
+// rediss:// URL is an error.
 //
 // -restart-guard is the lease client's restart guard
 // (lease.WithRestartGuard): how long a node that lost its data grants no

@@ -24,6 +24,24 @@ type Cluster struct {
 // Close. It returns ErrNoRedisServer when
 // the binary is missing.
 func StartNodes(ctx context.Context, n int) (*Cluster, error) {
+	return startNodes(ctx, n, nil)
+}
+
+// TLSNode says how a node listens with TLS besides its plain port.
+type TLSNode struct {
+	Files TLSFiles // the server's certificate and key, and the CA it trusts for clients
+	// ClientCerts requires clients to present a certificate the CA signed
+	// (mTLS: --tls-auth-clients yes); else none is asked for.
+	ClientCerts bool
+}
+
+// StartTLS is Start for nodes that also listen with TLS on Node.TLSAddr.
+func StartTLS(t testing.TB, n int, tls TLSNode) *Cluster {
+	t.Helper()
+	return startFor(t, func() (*Cluster, error) { return startNodes(context.Background(), n, &tls) })
+}
+
+func startNodes(ctx context.Context, n int, tls *TLSNode) (*Cluster, error) {
 	if n < 1 {
 		return nil, fmt.Errorf("leasetest: %d nodes requested", n)
 	}
@@ -41,7 +59,7 @@ func StartNodes(ctx context.Context, n int) (*Cluster, error) {
 		if err := os.Mkdir(dir, 0o700); err != nil {
 			return nil, errors.Join(fmt.Errorf("leasetest: %w", err), c.Close())
 		}
-		node, err := startNode(ctx, bin, dir)
+		node, err := startNode(ctx, bin, dir, tls)
 		if err != nil {
 			return nil, errors.Join(err, c.Close())
 		}
@@ -60,7 +78,12 @@ func StartNodes(ctx context.Context, n int) (*Cluster, error) {
 // skipping.
 func Start(t testing.TB, n int) *Cluster {
 	t.Helper()
-	c, err := StartNodes(context.Background(), n)
+	return startFor(t, func() (*Cluster, error) { return StartNodes(context.Background(), n) })
+}
+
+func startFor(t testing.TB, start func() (*Cluster, error)) *Cluster {
+	t.Helper()
+	c, err := start()
 	if errors.Is(err, ErrNoRedisServer) && os.Getenv("CI") != "true" {
 		t.Skip(err.Error())
 	}

@@ -25,6 +25,9 @@ var ErrNoRedisServer = errors.New("leasetest: redis-server not found on PATH (De
 type Node struct {
 	// Addr is host:port on 127.0.0.1; it stays the same across Restart.
 	Addr string
+	// TLSAddr is the host:port of the node's TLS port (StartTLS); "" for a
+	// node without TLS. Client always uses the plain port.
+	TLSAddr string
 	// Client is a go-redis client for this node, created with
 	// ContextTimeoutEnabled and short dial and read timeouts so that a dead
 	// or paused node fails requests fast. It reconnects after Restart.
@@ -32,6 +35,7 @@ type Node struct {
 
 	bin string
 	dir string
+	tls *TLSNode // nil: no TLS port
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -41,14 +45,21 @@ type Node struct {
 
 // startNode starts redis-server on a free port, retrying with another port
 // if the chosen one was taken in between.
-func startNode(ctx context.Context, bin, dir string) (*Node, error) {
+func startNode(ctx context.Context, bin, dir string, tls *TLSNode) (*Node, error) {
 	var lastErr error
 	for range 5 {
 		port, err := freePort()
 		if err != nil {
 			return nil, err
 		}
-		n := &Node{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), bin: bin, dir: dir}
+		n := &Node{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), bin: bin, dir: dir, tls: tls}
+		if tls != nil {
+			tlsPort, err := freePort()
+			if err != nil {
+				return nil, err
+			}
+			n.TLSAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(tlsPort))
+		}
 		if lastErr = n.start(ctx); lastErr == nil {
 			n.Client = redis.NewClient(&redis.Options{
 				Addr:                  n.Addr,
@@ -78,7 +89,7 @@ func freePort() (int, error) {
 // start launches the process and waits until it answers PING.
 func (n *Node) start(ctx context.Context) error {
 	_, port, _ := net.SplitHostPort(n.Addr)
-	cmd := exec.Command(n.bin,
+	args := []string{
 		"--bind", "127.0.0.1",
 		"--port", port,
 		"--save", "",
@@ -87,7 +98,17 @@ func (n *Node) start(ctx context.Context) error {
 		"--logfile", filepath.Join(n.dir, "redis.log"),
 		"--protected-mode", "no",
 		"--daemonize", "no",
-	)
+	}
+	if n.tls != nil {
+		_, tlsPort, _ := net.SplitHostPort(n.TLSAddr)
+		auth := "no"
+		if n.tls.ClientCerts {
+			auth = "yes"
+		}
+		args = append(args, "--tls-port", tlsPort, "--tls-cert-file", n.tls.Files.ServerCert, "--tls-key-file", n.tls.Files.ServerKey,
+			"--tls-ca-cert-file", n.tls.Files.CA, "--tls-auth-clients", auth)
+	}
+	cmd := exec.Command(n.bin, args...)
 	childproc.DieWithParent(cmd) // also gone when a test binary is killed by its timeout
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("leasetest: start redis-server: %w", err)

@@ -44,7 +44,7 @@ func StartReplica(ctx context.Context, primary *Node) (*Replica, error) {
 	if err != nil {
 		return nil, fmt.Errorf("leasetest: %w", err)
 	}
-	node, err := startNode(ctx, primary.bin, root)
+	node, err := startNode(ctx, primary.bin, root, nil)
 	if err != nil {
 		return nil, errors.Join(err, os.RemoveAll(root))
 	}
