@@ -266,6 +266,20 @@ func TestSectionWithNodesDownIsRetryable(t *testing.T) {
 	acts, client, cluster := newLeases(t, 5)
 	ctx := context.Background()
 	info := startedScope(t, client, "ledger", 10*time.Second)
+	// The acquisition returns at a quorum and heals the others in the
+	// background: let every node carry the scope before two die.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		all := true
+		for _, n := range cluster.Nodes {
+			all = all && n.Client.Get(ctx, "redlease:{ledger}:lock").Val() == info.Owner
+		}
+		if all {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the scope's lock did not reach every node within 5 s")
+		}
+	}
 	for _, n := range cluster.Nodes[:2] {
 		if err := n.Kill(); err != nil {
 			t.Fatal(err)
