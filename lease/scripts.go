@@ -49,6 +49,8 @@ var (
 	permitFreeSource string
 	//go:embed scripts/permit_limit_repair.lua
 	permitLimitRepairSource string
+	//go:embed scripts/inspect.lua
+	inspectSource string
 
 	acquireScript           = redis.NewScript(acquireSource)
 	raiseFenceScript        = redis.NewScript(raiseFenceSource)
@@ -65,10 +67,11 @@ var (
 	permitFreeScript        = redis.NewScript(permitFreeSource)
 	permitScopeStartScript  = redis.NewScript(permitScopeStartSource)
 	permitLimitRepairScript = redis.NewScript(permitLimitRepairSource)
+	inspectScript           = redis.NewScript(inspectSource)
 
 	scriptSources = []string{acquireSource, raiseFenceSource, extendSource, releaseSource, initNodeSource, healSource,
 		scopeSource, scopeReleaseSource, scopeUndoSource, progressSaveSource, progressLoadSource,
-		permitAcquireSource, permitFreeSource, permitScopeStartSource, permitLimitRepairSource}
+		permitAcquireSource, permitFreeSource, permitScopeStartSource, permitLimitRepairSource, inspectSource}
 )
 
 func decodeInt64(c *redis.Cmd) (any, error)      { return c.Int64() }

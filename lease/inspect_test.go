@@ -1,0 +1,84 @@
+package lease_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redlease/redlease/lease"
+)
+
+// Inspect reports each node's lock, tombstone, TTL, fence and guard, and
+// the verdict; it never shows the owner value.
+func TestInspectShowsWhatTheNodesHold(t *testing.T) {
+	c, cluster := newClient(t, 5, lease.WithTTL(5*time.Second), lease.WithRestartGuard(5*time.Second))
+	ctx := context.Background()
+
+	st, err := c.Inspect(ctx, "printer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Held || st.Answered != 5 || st.Token != 0 {
+		t.Fatalf("a fresh resource: %+v", st)
+	}
+	for _, n := range st.Nodes {
+		if n.Lock != lease.LockFree || n.Guard != "ready" || n.Err != nil {
+			t.Fatalf("a fresh node: %+v", n)
+		}
+	}
+
+	l, err := c.Acquire(ctx, "printer", lease.WithHolder("ops/job-1"), lease.WithEpoch(lease.NewEpoch(7, 0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 2*time.Second, "the lock on every node", func() bool {
+		return countOwner(lockValues(t, cluster, "printer"), l.Owner()) == 5
+	})
+	st, err = c.Inspect(ctx, "printer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Held || st.Holder != "ops/job-1" || st.HeldOn != 5 || st.Token != l.Token() || st.ValidFor <= 0 || st.ValidFor > 5*time.Second {
+		t.Fatalf("held: %+v", st)
+	}
+	if shown := fmt.Sprintf("%+v %s", st, st); strings.Contains(shown, l.Owner()) || strings.Contains(shown, l.Owner()[strings.LastIndex(l.Owner(), "#")+1:]) {
+		t.Fatalf("the owner value (a credential) shows: %s", shown)
+	}
+	if !strings.Contains(st.String(), "held by ops/job-1") {
+		t.Fatalf("verdict %q", st)
+	}
+
+	// A node down, another restarted empty (its guard starts with the next
+	// acquisition attempt).
+	if err := cluster.Nodes[0].Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cluster.Nodes[1].Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st, _ = c.Inspect(ctx, "printer")
+	if st.Nodes[0].Err == nil || st.Nodes[0].Lock != lease.LockUnknown || st.Nodes[1].Guard != "new" || st.Answered != 4 || !st.Held || st.HeldOn != 3 {
+		t.Fatalf("a node down and one restarted: %+v", st)
+	}
+	if _, err := c.Acquire(ctx, "other"); err == nil {
+		t.Log("acquired other (3 of 4 answering nodes)")
+	}
+	st, _ = c.Inspect(ctx, "printer")
+	if st.Nodes[1].Guard != "guarded" || st.Nodes[1].GuardedFor <= 0 {
+		t.Fatalf("the restarted node after an acquisition: %+v", st.Nodes[1])
+	}
+
+	// Released by holder: a tombstone with the holder and epoch.
+	if err := c.ReleaseHolder(ctx, "printer", "ops/job-1", lease.NewEpoch(7, 0), 0); err != nil {
+		t.Fatal(err)
+	}
+	st, _ = c.Inspect(ctx, "printer")
+	if st.Held || st.Nodes[2].Lock != lease.LockTombstone || st.Nodes[2].Holder != "ops/job-1" || st.Nodes[2].TTL <= 0 {
+		t.Fatalf("after the release: %+v", st)
+	}
+	if _, err := c.Inspect(ctx, "bad{name}"); err == nil {
+		t.Fatal("a bad resource name was inspected")
+	}
+}
