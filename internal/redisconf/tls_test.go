@@ -95,13 +95,15 @@ func TestMutualTLSAndALeaseOverIt(t *testing.T) {
 		defer c.Close()
 		nodes[i] = c
 	}
-	lc, err := lease.New(nodes)
+	// The first request of each connection carries the TLS handshake: a
+	// node timeout that leaves room for it on a loaded machine.
+	lc, err := lease.New(nodes, lease.WithNodeTimeout(2*time.Second), lease.WithTTL(20*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer lc.Close()
 	ctx := context.Background()
-	l, err := lc.Acquire(ctx, "over-tls")
+	l, err := lc.Acquire(ctx, "over-tls", lease.WithWait(20*time.Second))
 	if err != nil {
 		t.Fatalf("acquire over mutual TLS: %v", err)
 	}
