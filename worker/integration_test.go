@@ -68,6 +68,7 @@ func TestEndToEnd(t *testing.T) {
 			"-redis-tls-cert", files.ClientCert,
 			"-redis-tls-key", files.ClientKey,
 			"-redis-tls-server-name", leasetest.ServerName,
+			"-node-timeout", "1s", // a connection's first request carries the TLS handshake
 		})
 	})
 }
