@@ -82,3 +82,49 @@ func TestInspectShowsWhatTheNodesHold(t *testing.T) {
 		t.Fatal("a bad resource name was inspected")
 	}
 }
+
+// List finds the resources with a lock or tombstone on some node, by
+// prefix, bounded; glob characters in the prefix are literal.
+func TestListFindsResourcesByPrefix(t *testing.T) {
+	c, cluster := newClient(t, 3)
+	ctx := context.Background()
+	for _, r := range []string{"printer-1", "printer-2", "printer-*", "scanner"} {
+		l := mustAcquire(t, c, r)
+		defer l.Release(ctx)
+	}
+	// A key only node 2 has still counts; other keys are not resources.
+	if err := cluster.Nodes[2].Client.Set(ctx, "redlease:{printer-9}:lock", "x", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cluster.Nodes[0].Client.Set(ctx, "redlease:{printer-3}:fence", "5", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.List(ctx, "printer-", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"printer-*", "printer-1", "printer-2", "printer-9"}; fmt.Sprint(got.Resources) != fmt.Sprint(want) || got.Truncated || len(got.Failed) != 0 {
+		t.Fatalf("list printer-: %+v, want %v", got, want)
+	}
+	if got, _ := c.List(ctx, "printer-*", 10); fmt.Sprint(got.Resources) != "[printer-*]" {
+		t.Fatalf("a prefix with '*' is literal: %v", got.Resources)
+	}
+	if got, _ := c.List(ctx, "", 2); len(got.Resources) != 2 || !got.Truncated {
+		t.Fatalf("bounded to 2: %+v", got)
+	}
+	if err := cluster.Nodes[1].Kill(); err != nil {
+		t.Fatal(err)
+	}
+	got, err = c.List(ctx, "", 10)
+	if err != nil || len(got.Failed) != 1 || got.Failed[0].Node != 1 || len(got.Resources) != 5 {
+		t.Fatalf("with a node down: %+v, %v", got, err)
+	}
+	for _, bad := range []func() error{
+		func() error { _, err := c.List(ctx, "", 0); return err },
+		func() error { _, err := c.List(ctx, "a{b", 5); return err },
+	} {
+		if err := bad(); err == nil {
+			t.Fatal("bad input accepted")
+		}
+	}
+}
