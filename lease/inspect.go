@@ -2,7 +2,7 @@ package lease
 
 import (
 	"context"
-	"crypto/sha256"
+	"crypto/sha1"
 	"encoding/hex"
 	"fmt"
 	"slices"
@@ -140,8 +140,7 @@ func (n *NodeState) parse(v []any) error {
 		n.Holder, n.Epoch = holder, Epoch(epoch)
 	default:
 		n.Lock = LockHeld
-		sum := sha256.Sum256([]byte(value))
-		n.OwnerID = hex.EncodeToString(sum[:4])
+		n.OwnerID = ownerID(value)
 		if parts := strings.Split(value, "#"); len(parts) == 3 {
 			n.Holder, n.Epoch = parts[0], Epoch(parts[1])
 		}
@@ -178,6 +177,14 @@ func guardState(nodeKey string, now int64) (string, time.Duration) {
 		return "guarded", time.Duration(left) * time.Millisecond
 	}
 	return "ready", 0 // the window is over; the next acquisition marks it
+}
+
+// ownerID is the first 8 hex digits of the owner value's SHA-1: enough to
+// tell owners apart, nothing to act for one (ForceRelease compares it on
+// the node, with redis.sha1hex).
+func ownerID(owner string) string {
+	sum := sha1.Sum([]byte(owner))
+	return hex.EncodeToString(sum[:4])
 }
 
 // judge sets the verdict from the nodes' states.

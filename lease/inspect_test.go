@@ -128,3 +128,41 @@ func TestListFindsResourcesByPrefix(t *testing.T) {
 		}
 	}
 }
+
+// ForceRelease frees a resource held by an owner nobody can name, only if
+// that owner is still the one the operator saw; the holder loses it.
+func TestForceReleaseFreesOnlyTheOwnerSeen(t *testing.T) {
+	c, cluster := newClient(t, 3)
+	ctx := context.Background()
+	l := mustAcquire(t, c, "stuck") // anonymous owner
+	waitUntil(t, 2*time.Second, "the lock on every node", func() bool {
+		return countOwner(lockValues(t, cluster, "stuck"), l.Owner()) == 3
+	})
+	st, err := c.Inspect(ctx, "stuck")
+	if err != nil || !st.Held || st.Holder != "" {
+		t.Fatalf("%+v %v", st, err)
+	}
+	if n, err := c.ForceRelease(ctx, "stuck", "00000000"); err != nil || n != 0 {
+		t.Fatalf("another owner id: released on %d nodes, %v; want none", n, err)
+	}
+	if !l.Valid() || l.Extend(ctx) != nil {
+		t.Fatal("a wrong owner id disturbed the holder")
+	}
+	n, err := c.ForceRelease(ctx, "stuck", st.OwnerID)
+	if err != nil || n != 3 {
+		t.Fatalf("force release: %d nodes, %v", n, err)
+	}
+	if err := l.Extend(ctx); err == nil {
+		t.Fatal("the holder still extends after a forced release")
+	}
+	next := mustAcquire(t, c, "stuck")
+	defer next.Release(ctx)
+	if next.Token() <= l.Token() {
+		t.Fatalf("the next holder's token %d is not above %d", next.Token(), l.Token())
+	}
+	for _, bad := range []string{"", "xyz", "0123456789", "ABCDEFGZ"} {
+		if _, err := c.ForceRelease(ctx, "stuck", bad); err == nil {
+			t.Fatalf("owner id %q accepted", bad)
+		}
+	}
+}

@@ -51,6 +51,8 @@ var (
 	permitLimitRepairSource string
 	//go:embed scripts/inspect.lua
 	inspectSource string
+	//go:embed scripts/force_release.lua
+	forceReleaseSource string
 
 	acquireScript           = redis.NewScript(acquireSource)
 	raiseFenceScript        = redis.NewScript(raiseFenceSource)
@@ -68,10 +70,11 @@ var (
 	permitScopeStartScript  = redis.NewScript(permitScopeStartSource)
 	permitLimitRepairScript = redis.NewScript(permitLimitRepairSource)
 	inspectScript           = redis.NewScript(inspectSource)
+	forceReleaseScript      = redis.NewScript(forceReleaseSource)
 
 	scriptSources = []string{acquireSource, raiseFenceSource, extendSource, releaseSource, initNodeSource, healSource,
 		scopeSource, scopeReleaseSource, scopeUndoSource, progressSaveSource, progressLoadSource,
-		permitAcquireSource, permitFreeSource, permitScopeStartSource, permitLimitRepairSource, inspectSource}
+		permitAcquireSource, permitFreeSource, permitScopeStartSource, permitLimitRepairSource, inspectSource, forceReleaseSource}
 )
 
 func decodeInt64(c *redis.Cmd) (any, error)      { return c.Int64() }
