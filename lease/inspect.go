@@ -53,6 +53,9 @@ type NodeState struct {
 	// has not been asked for a lock since; it will start a guard window).
 	Guard      string
 	GuardedFor time.Duration
+	// GuardWindow is the longest restart guard the node has been asked
+	// for (its node key); a client with a shorter one is refused.
+	GuardWindow time.Duration
 	// Clock is the node's time (its TIME) when it answered.
 	Clock time.Time
 }
@@ -152,6 +155,10 @@ func (n *NodeState) parse(v []any) error {
 		}
 	}
 	n.Guard, n.GuardedFor = guardState(nodeKey, now)
+	if want, _, ok := strings.Cut(nodeKey, ":"); ok {
+		ms, _ := strconv.ParseInt(want, 10, 64)
+		n.GuardWindow = time.Duration(ms) * time.Millisecond
+	}
 	return nil
 }
 

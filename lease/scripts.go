@@ -109,3 +109,14 @@ func scopeKeys(resource, holder string) (record, progress string) {
 	base := "redlease:{" + resource + "}:"
 	return base + "scope:" + holder, base + "progress:" + holder
 }
+
+// ScriptSHA1s are the SHA-1 digests of the scripts a Client runs on the
+// nodes (EVALSHA), for tools that check a node's script cache. A node
+// loads any that are missing on first use.
+func ScriptSHA1s() []string {
+	shas := make([]string, len(scriptSources))
+	for i, src := range scriptSources {
+		shas[i] = redis.NewScript(src).Hash()
+	}
+	return shas
+}

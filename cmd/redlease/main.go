@@ -26,6 +26,7 @@ import (
 	"os/signal"
 	"strconv"
 	"syscall"
+	"time"
 )
 
 const usage = `Usage: redlease COMMAND [arguments] [flags]
@@ -41,6 +42,11 @@ Commands:
   release RESOURCE  free a stuck resource: -holder H, or -force for an unknown
                     owner (asks for confirmation); 'redlease release -h' says
                     what it does to a live holder
+  doctor            check the nodes against what the guarantees need, one line
+                    per finding with its fix: independent masters (not one
+                    server twice, not a replica, not Redis Cluster), persistence,
+                    eviction policy, clocks, latency, script cache, restart guard;
+                    exit status 1 when something is unsafe (gate a deploy on it)
 
 Every command takes -redis (REDLEASE_REDIS_URLS, required), -redis-tls-ca,
 -redis-tls-cert, -redis-tls-key, -redis-tls-server-name (REDLEASE_REDIS_TLS_*),
@@ -54,6 +60,9 @@ func main() {
 	stop()
 	os.Exit(code)
 }
+
+// clock is this machine's clock, as doctor reads it (tests skew it).
+var clock = time.Now
 
 // errUsage marks a usage error (exit 2); its message is printed.
 type errUsage struct{ msg string }
@@ -100,6 +109,8 @@ func command(ctx context.Context, name string, args []string, getenv func(string
 			fmt.Fprintf(stderr, "Usage: redlease list [-prefix P] [-max N] [flags]\n\nFlags:\n")
 			fs.PrintDefaults()
 		}
+	case "doctor":
+		fs.Usage = func() { fmt.Fprintf(stderr, "Usage: redlease doctor [flags]\n\nFlags:\n"); fs.PrintDefaults() }
 	case "release":
 		fs.StringVar(&holder, "holder", "", "release what this holder holds")
 		fs.StringVar(&epoch, "epoch", "", "with -holder: end its scopes started at or before this epoch (default: now)")
@@ -108,7 +119,7 @@ func command(ctx context.Context, name string, args []string, getenv func(string
 		fs.BoolVar(&yes, "yes", false, "with -force: do not ask for confirmation")
 		fs.Usage = func() { fmt.Fprint(stderr, releaseHelp); fs.PrintDefaults() }
 	default:
-		return errUsage{fmt.Sprintf("unknown command %q (status, list, release; redlease -h)", name)}
+		return errUsage{fmt.Sprintf("unknown command %q (status, list, release, doctor; redlease -h)", name)}
 	}
 	positional, err := parseArgs(fs, args)
 	if err != nil {
@@ -133,6 +144,11 @@ func command(ctx context.Context, name string, args []string, getenv func(string
 			return errUsage{"list takes no arguments, and -max must be positive (got " + strconv.Itoa(maxN) + ")"}
 		}
 		return runList(ctx, cfg, p, prefix, maxN)
+	case "doctor":
+		if len(positional) != 0 {
+			return errUsage{"doctor takes no arguments"}
+		}
+		return runDoctor(ctx, cfg, p, clock)
 	default: // release
 		switch {
 		case len(positional) != 1:
