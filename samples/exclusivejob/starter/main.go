@@ -16,50 +16,47 @@ import (
 	"os"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/redlease/redlease/samples/exclusivejob"
 	"github.com/redlease/redlease/samples/fencedstore"
+	"github.com/redlease/redlease/samples/internal/starter"
 	"github.com/redlease/redlease/workflows"
 	"go.temporal.io/sdk/client"
 )
 
 func main() {
-	address := flag.String("temporal-address", envOr("TEMPORAL_ADDRESS", "127.0.0.1:7233"), "Temporal frontend (env TEMPORAL_ADDRESS)")
-	queue := flag.String("task-queue", envOr("REDLEASE_TASK_QUEUE", "redlease"), "the worker's task queue (env REDLEASE_TASK_QUEUE)")
-	storeURL := flag.String("store", envOr("REDLEASE_STORE_URL", ""), "redis URL of the fenced store, as given to the worker (env REDLEASE_STORE_URL)")
-	storeName := flag.String("store-name", envOr("REDLEASE_STORE_NAME", "redlease-demo"), "the store's name, as given to the worker")
+	var common starter.Flags
+	common.Register(flag.CommandLine)
 	resource := flag.String("resource", "printer-7", "the resource the jobs contend for")
 	jobs := flag.Int("jobs", 3, "workflows to start at once")
 	steps := flag.Int("steps", 20, "steps per job")
 	step := flag.Duration("step", 200*time.Millisecond, "duration of a step")
 	flag.Parse()
-	if *storeURL == "" || *jobs < 1 || *steps < 1 || *step < 0 {
+	if common.StoreURL == "" || *jobs < 1 || *steps < 1 || *step < 0 {
 		fmt.Fprintln(os.Stderr, "starter: -store is required; -jobs and -steps must be positive")
 		os.Exit(2)
 	}
-	if err := run(*address, *queue, *storeURL, *storeName, *resource, *jobs, *steps, *step); err != nil {
+	if err := run(&common, *resource, *jobs, *steps, *step); err != nil {
 		fmt.Fprintln(os.Stderr, "starter:", err)
 		os.Exit(1)
 	}
 }
 
-func run(address, queue, storeURL, storeName, resource string, jobs, steps int, step time.Duration) error {
+func run(common *starter.Flags, resource string, jobs, steps int, step time.Duration) error {
 	ctx := context.Background()
-	opt, err := redis.ParseURL(storeURL)
+	rdb, err := common.Store()
 	if err != nil {
-		return fmt.Errorf("-store: %w", err)
+		return err
 	}
-	rdb := redis.NewClient(opt)
 	defer rdb.Close()
-	store := fencedstore.New(rdb, storeName)
+	store := fencedstore.New(rdb, common.StoreName)
 	before, err := store.Log(ctx)
 	if err != nil {
 		return err
 	}
 
-	c, err := client.Dial(client.Options{HostPort: address})
+	c, err := common.Temporal()
 	if err != nil {
-		return fmt.Errorf("connect to Temporal at %s: %w", address, err)
+		return err
 	}
 	defer c.Close()
 	runs := make([]client.WorkflowRun, jobs)
@@ -72,7 +69,7 @@ func run(address, queue, storeURL, storeName, resource string, jobs, steps int, 
 			Lease:    workflows.LeaseOptions{TTL: 15 * time.Second, HeartbeatTimeout: 5 * time.Second},
 		}
 		id := fmt.Sprintf("exclusivejob-%s-%d", stamp, i+1)
-		if runs[i], err = c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: queue}, workflows.ExclusiveJobName, req); err != nil {
+		if runs[i], err = c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: common.Queue}, workflows.ExclusiveJobName, req); err != nil {
 			return fmt.Errorf("start %s: %w", id, err)
 		}
 		fmt.Printf("started %s\n", id)
@@ -94,11 +91,4 @@ func run(address, queue, storeURL, storeName, resource string, jobs, steps int, 
 	}
 	fmt.Printf("the jobs held %q in turn, never overlapping: %v\n", resource, order)
 	return nil
-}
-
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
 }

@@ -17,50 +17,47 @@ import (
 	"os"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/redlease/redlease/samples/internal/starter"
 	"github.com/redlease/redlease/samples/permitpool"
 	"github.com/redlease/redlease/workflows"
 	"go.temporal.io/sdk/client"
 )
 
 func main() {
-	address := flag.String("temporal-address", envOr("TEMPORAL_ADDRESS", "127.0.0.1:7233"), "Temporal frontend (env TEMPORAL_ADDRESS)")
-	queue := flag.String("task-queue", envOr("REDLEASE_TASK_QUEUE", "redlease"), "the worker's task queue (env REDLEASE_TASK_QUEUE)")
-	storeURL := flag.String("store", envOr("REDLEASE_STORE_URL", ""), "redis URL of the store, as given to the worker (env REDLEASE_STORE_URL)")
-	storeName := flag.String("store-name", envOr("REDLEASE_STORE_NAME", "redlease-demo"), "the store's name, as given to the worker")
+	var common starter.Flags
+	common.Register(flag.CommandLine)
 	resource := flag.String("resource", "partner-api", "the API the workflows share")
 	n := flag.Int("workflows", 10, "workflows to start at once")
 	limit := flag.Int("limit", 3, "permits: at most this many workflows call the API at once")
 	calls := flag.Int("calls", 3, "calls per workflow, one critical section each")
 	call := flag.Duration("call", 500*time.Millisecond, "duration of a call")
 	flag.Parse()
-	if *storeURL == "" || *n < 1 || *limit < 1 || *calls < 1 || *call < 0 {
+	if common.StoreURL == "" || *n < 1 || *limit < 1 || *calls < 1 || *call < 0 {
 		fmt.Fprintln(os.Stderr, "starter: -store is required; -workflows, -limit and -calls must be positive")
 		os.Exit(2)
 	}
-	if err := run(*address, *queue, *storeURL, *storeName, *resource, *n, *limit, *calls, *call); err != nil {
+	if err := run(&common, *resource, *n, *limit, *calls, *call); err != nil {
 		fmt.Fprintln(os.Stderr, "starter:", err)
 		os.Exit(1)
 	}
 }
 
-func run(address, queue, storeURL, storeName, resource string, n, limit, calls int, call time.Duration) error {
+func run(common *starter.Flags, resource string, n, limit, calls int, call time.Duration) error {
 	ctx := context.Background()
-	opt, err := redis.ParseURL(storeURL)
+	rdb, err := common.Store()
 	if err != nil {
-		return fmt.Errorf("-store: %w", err)
+		return err
 	}
-	rdb := redis.NewClient(opt)
 	defer rdb.Close()
-	pool := permitpool.New(rdb, storeName)
+	pool := permitpool.New(rdb, common.StoreName)
 	before, err := pool.Log(ctx)
 	if err != nil {
 		return err
 	}
 
-	c, err := client.Dial(client.Options{HostPort: address})
+	c, err := common.Temporal()
 	if err != nil {
-		return fmt.Errorf("connect to Temporal at %s: %w", address, err)
+		return err
 	}
 	defer c.Close()
 	req := permitpool.Request{
@@ -75,7 +72,7 @@ func run(address, queue, storeURL, storeName, resource string, n, limit, calls i
 	stamp := time.Now().Format("150405")
 	for i := range runs {
 		id := fmt.Sprintf("permitpool-%s-%d", stamp, i+1)
-		if runs[i], err = c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: queue}, permitpool.WorkflowName, req); err != nil {
+		if runs[i], err = c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: common.Queue}, permitpool.WorkflowName, req); err != nil {
 			return fmt.Errorf("start %s: %w", id, err)
 		}
 	}
@@ -98,11 +95,4 @@ func run(address, queue, storeURL, storeName, resource string, n, limit, calls i
 	}
 	fmt.Printf("the API saw at most %d calls in flight (limit %d) over %d events\n", most, limit, len(after)-len(before))
 	return nil
-}
-
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
 }
