@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -42,9 +44,19 @@ func TestDemoRunsEndToEnd(t *testing.T) {
 	if err := run(ctx, o, &out); err != nil {
 		t.Fatalf("demo: %v\n%s", err, out.String())
 	}
-	for _, want := range []string{"took over after worker-", "The crash:", "Temporal web UI:  http://127.0.0.1:" + port} {
+	for _, want := range []string{"took over after worker-", "The crash:", "Temporal web UI:  http://127.0.0.1:" + port, "Timeline:         " + filepath.Join(o.workDir, "timeline.html")} {
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("summary lacks %q:\n%s", want, out.String())
+		}
+	}
+	// The timeline has a lane per job, the crash and the takeover.
+	page, err := os.ReadFile(filepath.Join(o.workDir, "timeline.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`data-holder="job-1"`, `data-holder="job-2"`, `class="crash-mark"`, `class="bar takeover"`, "killed (token "} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("the timeline lacks %s", want)
 		}
 	}
 }

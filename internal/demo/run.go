@@ -85,6 +85,10 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 		}
 	}
 	printSummary(out, started, entries, crash, results)
+	page, err := writeTimeline(s.dir, started, ids, entries, crash)
+	if err != nil {
+		return err
+	}
 	ui := "up until Ctrl-C"
 	if !o.keep {
 		ui = "stopped with the demo; `make demo DEMO_FLAGS=-keep` keeps it up"
@@ -95,6 +99,7 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 		fmt.Fprintf(out, "  %s\n", w.traces)
 	}
 	fmt.Fprintf(out, "Logs:             %s\n", s.dir)
+	fmt.Fprintf(out, "Timeline:         %s (who held %s when: open it in a browser)\n", page, resource)
 	if o.keep {
 		fmt.Fprintln(out, "\nThe stack stays up; press Ctrl-C to stop it.")
 		<-ctx.Done()
@@ -108,6 +113,7 @@ type crash struct {
 	worker   string
 	atStep   int
 	token    int64
+	at       time.Time
 }
 
 // crashMidSection waits until the first job has written a few steps, then
@@ -135,7 +141,7 @@ func crashMidSection(ctx context.Context, o options, s *stack, store *fencedstor
 					last := entries[n-1]
 					o.progress("%s is at step %d with token %d on %s: killing %s with SIGKILL", first, last.Step, last.Token, w.name, w.name)
 					w.kill()
-					return crash{workflow: first, worker: w.name, atStep: last.Step, token: last.Token}, nil
+					return crash{workflow: first, worker: w.name, atStep: last.Step, token: last.Token, at: time.Now()}, nil
 				}
 			}
 		}
