@@ -53,6 +53,8 @@ const (
 
 type bar struct {
 	X, Y, W      float64
+	LabelX       float64 // inside the bar, or after it when it is too narrow
+	Outside      bool
 	Holder       string
 	Token        int64
 	Label, Title string
@@ -127,6 +129,10 @@ func Render(w io.Writer, tl Timeline) error {
 		if t.Takeover {
 			b.Label += " (takeover)"
 		}
+		b.LabelX = b.X
+		if b.W < float64(len(b.Label))*6.5+8 { // too narrow for its label: put it after the bar
+			b.LabelX, b.Outside = b.X+b.W, true
+		}
 		p.Bars = append(p.Bars, b)
 	}
 	for _, h := range holders {
@@ -178,7 +184,7 @@ var pageTemplate = template.Must(template.New("timeline").Parse(`<!doctype html>
 body { font: 14px system-ui, sans-serif; margin: 24px; color: #222; }
 .lane-label { font-size: 12px; }
 .bar { fill: #4a7bd0; } .bar.takeover { fill: #d08a2a; }
-.bar-label { font-size: 11px; fill: #fff; }
+.bar-label { font-size: 11px; fill: #fff; } .bar-label.outside { fill: #222; }
 .wait { stroke: #999; stroke-dasharray: 4 3; stroke-width: 2; }
 .crash { stroke: #c0262d; stroke-width: 3; } .crash-label { fill: #c0262d; font-size: 12px; font-weight: bold; }
 .axis { stroke: #444; } .tick { font-size: 11px; fill: #444; }
@@ -188,7 +194,7 @@ body { font: 14px system-ui, sans-serif; margin: 24px; color: #222; }
 <svg id="timeline" xmlns="http://www.w3.org/2000/svg" width="{{.Width}}" height="{{.Height}}" viewBox="0 0 {{.Width}} {{.Height}}">
 {{range .Lanes}}<g class="lane" data-holder="{{.Holder}}"><text class="lane-label" x="4" y="{{.Y}}" dy="22">{{.Holder}}</text><line class="axis" x1="{{$.PlotX}}" x2="{{$.PlotEnd}}" y1="{{.Y}}" y2="{{.Y}}" stroke-opacity="0.15"/></g>
 {{end}}{{range .Waits}}<line class="wait" x1="{{.X1}}" x2="{{.X2}}" y1="{{.Y}}" y2="{{.Y}}"><title>waiting</title></line>
-{{end}}{{range .Bars}}<g class="turn" data-holder="{{.Holder}}" data-token="{{.Token}}"><rect class="bar{{if .Takeover}} takeover{{end}}" x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="28" rx="3"><title>{{.Title}}</title></rect><text class="bar-label" x="{{.X}}" y="{{.Y}}" dx="4" dy="18">{{.Label}}</text></g>
+{{end}}{{range .Bars}}<g class="turn" data-holder="{{.Holder}}" data-token="{{.Token}}"><rect class="bar{{if .Takeover}} takeover{{end}}" x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="28" rx="3"><title>{{.Title}}</title></rect><text class="bar-label{{if .Outside}} outside{{end}}" x="{{.LabelX}}" y="{{.Y}}" dx="4" dy="18">{{.Label}}</text></g>
 {{end}}{{range .Marks}}<g class="crash-mark"><line class="crash" x1="{{.X}}" x2="{{.X}}" y1="{{.Y}}" y2="{{.Y2}}"/><text class="crash-label" x="{{.X}}" y="{{.Y}}" dx="6" dy="-2">✕ {{.Label}}</text></g>
 {{end}}<line class="axis" x1="{{.PlotX}}" x2="{{.PlotEnd}}" y1="{{.AxisY}}" y2="{{.AxisY}}"/>
 {{range .Ticks}}<text class="tick" x="{{.X}}" y="{{$.AxisY}}" dy="16" text-anchor="middle">{{.Label}}</text>
