@@ -68,7 +68,7 @@ type Status struct {
 	// Held: one owner's lock is on a quorum of nodes. Holder, Epoch and
 	// OwnerID name it; HeldOn is on how many nodes; ValidFor is how long
 	// at least a quorum of them still holds it (the quorum-th longest
-	// TTL), as the nodes count (no drift allowance).
+	// TTL), as the nodes count (no drift allowance); -1 without expiry.
 	Held     bool
 	Holder   string
 	Epoch    Epoch
@@ -82,7 +82,8 @@ type Status struct {
 	Answered int
 }
 
-// Inspect reads what every node holds for resource — lock, tombstone, TTL,
+// Inspect reads what every node holds for resource's lease (not its
+// permit slots) — lock, tombstone, TTL,
 // fence counter, restart guard — and judges it: held (by whom, for how
 // long) when one owner's lock is on a quorum. It reads only, waits for
 // every node or the node timeout, and never returns an owner value.
@@ -125,7 +126,8 @@ func decodeSlice(c *redis.Cmd) (any, error) { return c.Slice() }
 // parse fills n from inspect.lua's reply.
 func (n *NodeState) parse(v []any) error {
 	if len(v) != 5 {
-		return errUnexpected(v)
+		// The reply's shape only: its first element is an owner value.
+		return fmt.Errorf("lease: unexpected inspect reply: %d elements, want 5", len(v))
 	}
 	value, _ := v[0].(string)
 	pttl, _ := v[1].(int64)
@@ -221,6 +223,9 @@ func (st *Status) judge() {
 		st.Held, st.OwnerID, st.HeldOn = true, id, len(nodes)
 		st.Holder, st.Epoch = nodes[0].Holder, nodes[0].Epoch
 		st.ValidFor = ttls[st.Quorum-1]
+		if st.ValidFor == time.Duration(1<<63-1) {
+			st.ValidFor = -1 // a quorum holds it without expiry
+		}
 	}
 }
 

@@ -2,6 +2,7 @@ package lease_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -165,4 +166,36 @@ func TestForceReleaseFreesOnlyTheOwnerSeen(t *testing.T) {
 			t.Fatalf("owner id %q accepted", bad)
 		}
 	}
+}
+
+// A scope lease force-released stays released: its keeper does not put the
+// lock back (the counter moved), it learns the loss, and others get in.
+func TestForceReleaseEndsAScopeLease(t *testing.T) {
+	c, cluster := newClient(t, 3)
+	ctx := context.Background()
+	owner := scopeOwner(t, "ns/wf/run/default", 100)
+	if _, err := c.AcquireScope(ctx, "held-by-scope", owner, lease.ScopeFirst()); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 2*time.Second, "the scope on every node", func() bool {
+		return countOwner(lockValues(t, cluster, "held-by-scope"), owner) == 3
+	})
+	st, err := c.Inspect(ctx, "held-by-scope")
+	if err != nil || !st.Held {
+		t.Fatalf("%+v %v", st, err)
+	}
+	if n, err := c.ForceRelease(ctx, "held-by-scope", strings.ToUpper(st.OwnerID)); err == nil || n != 0 {
+		t.Fatalf("an upper-case owner id: %d, %v; want refused", n, err)
+	}
+	if n, err := c.ForceRelease(ctx, "held-by-scope", st.OwnerID); err != nil || n != 3 {
+		t.Fatalf("force release: %d, %v", n, err)
+	}
+	if _, err := c.KeepScope(ctx, "held-by-scope", owner, 5*time.Second, true); !errors.Is(err, lease.ErrLost) {
+		t.Fatalf("the scope's keep after a forced release: %v, want ErrLost", err)
+	}
+	if n := countOwner(lockValues(t, cluster, "held-by-scope"), owner); n != 0 {
+		t.Fatalf("the scope's lock is back on %d nodes", n)
+	}
+	other := mustAcquire(t, c, "held-by-scope")
+	defer other.Release(ctx)
 }

@@ -23,8 +23,8 @@ type Listing struct {
 // listScanBudget bounds the SCAN calls of one List on one node.
 const listScanBudget = 1000
 
-// List returns the resources whose lock key (a lock or a release's
-// tombstone) is on some node, with names that start with prefix, at most
+// List returns the resources whose lease lock key (a lock or a release's
+// tombstone; permit slots are not listed) is on some node, with names that start with prefix, at most
 // max of them. It uses SCAN (COUNT 1000, at most 1,000 calls per node,
 // each bounded by the node timeout), never KEYS, so it does not block a
 // node; like any SCAN it may miss a key created or deleted while it runs.

@@ -189,8 +189,9 @@ func WithLeaseTTL(ttl time.Duration) AcquireOption {
 }
 
 // WithHolder names the logical holder of the lease (for example a workflow
-// run). The owner value stored in Redis becomes holder + "#" + a random
-// nonce, which ReleaseHolder and WithTakeover match on. The holder must be
+// run). The owner value stored in Redis becomes holder#epoch#nonce (the
+// epoch of WithEpoch, empty by default, and a random nonce), which
+// ReleaseHolder and WithTakeover match on by its holder# prefix. The holder must be
 // non-empty, at most MaxHolderLen bytes, and must not contain '#'.
 // Default: no holder; the owner value is a random nonce only.
 func WithHolder(holder string) AcquireOption {

@@ -27,7 +27,7 @@ func runList(ctx context.Context, cfg config, p *printer, prefix string, max int
 		ValidMS  int64  `json:"validForMs,omitempty"`
 		Token    int64  `json:"highestToken"`
 	}
-	var items []item
+	items := []item{}
 	for _, r := range listing.Resources {
 		st, err := lc.Inspect(ctx, r)
 		if err != nil {
@@ -35,7 +35,7 @@ func runList(ctx context.Context, cfg config, p *printer, prefix string, max int
 		}
 		it := item{Resource: r, Verdict: verdict(st), Token: st.Token}
 		if st.Held {
-			it.Holder, it.OwnerID, it.ValidMS = st.Holder, st.OwnerID, st.ValidFor.Milliseconds()
+			it.Holder, it.OwnerID, it.ValidMS = st.Holder, st.OwnerID, msOrNoExpiry(st.ValidFor)
 		}
 		items = append(items, it)
 	}

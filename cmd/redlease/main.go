@@ -13,7 +13,8 @@
 // links to a holder's workflow. It never prints an owner value (a
 // credential), only its owner id, a digest that tells owners apart.
 //
-// Exit status: 0 done, 1 failed, 2 bad usage.
+// Exit status: 0 done; 1 failed (status: fewer than a quorum of nodes
+// answered; doctor: something is unsafe); 2 bad usage.
 package main
 
 import (
@@ -71,11 +72,12 @@ func (e errUsage) Error() string { return e.msg }
 
 // run runs one command and returns the exit status.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	if args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(stdout, usage)
-		if len(args) == 0 {
-			return 2
-		}
 		return 0
 	}
 	err := command(ctx, args[0], args[1:], getenv, stdin, stdout, stderr)

@@ -134,6 +134,12 @@ func TestStatusOfNodesAndList(t *testing.T) {
 			t.Errorf("status output lacks %q:\n%s", want, out)
 		}
 	}
+	if err := cluster.Nodes[2].Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := cli(t, env, "", "status", "gpu-1"); code != 1 || !strings.Contains(errOut, "the verdict is unknown") || !strings.Contains(out, "unknown: 1 of 3 nodes answered") {
+		t.Fatalf("status with one node of three: exit %d\n%s%s", code, out, errOut)
+	}
 }
 
 // release -holder frees the resource (the holder's next extension fails),
@@ -180,6 +186,11 @@ func TestRelease(t *testing.T) {
 	if code, _, errOut := cli(t, env, "", "release", "press", "-force", "-yes"); code != 1 || !strings.Contains(errOut, "no owner holds a quorum") {
 		t.Fatalf("-force on a free resource: exit %d %s", code, errOut)
 	}
+	// -holder without -epoch ends exactly what the holder holds: a holder
+	// that holds nothing is an error, and a later scope of it is untouched.
+	if code, _, errOut := cli(t, env, "", "release", "press", "-holder", "ops/nobody"); code != 1 || !strings.Contains(errOut, "holds it on no node") {
+		t.Fatalf("release of a holder that holds nothing: exit %d %s", code, errOut)
+	}
 }
 
 // Bad usage exits 2 with the problem named; -h exits 0.
@@ -210,6 +221,9 @@ func TestUsageErrors(t *testing.T) {
 	}
 	if code, out, _ := cli(t, nil, "", "-h"); code != 0 || !strings.Contains(out, "Commands:") {
 		t.Fatalf("-h: %d %s", code, out)
+	}
+	if code, out, errOut := cli(t, nil, ""); code != 2 || out != "" || !strings.Contains(errOut, "Commands:") {
+		t.Fatalf("no command: %d, stdout %q", code, out)
 	}
 	if code, _, errOut := cli(t, env, "", "release", "-h"); code != 0 || !strings.Contains(errOut, "loses the resource") && !strings.Contains(errOut, "loses it") {
 		t.Fatalf("release -h: %d %s", code, errOut)

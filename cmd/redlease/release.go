@@ -22,8 +22,10 @@ Frees a stuck resource on the lease nodes.
 -holder releases what HOLDER holds (a Temporal workflow's holder is
 namespace/workflowID/runID/leaseName, as 'redlease status' shows it): its
 lock is replaced by a release tombstone, and the nodes remember that the
-holder's scopes started at or before -epoch (default: now) are over, so no
-late attempt of them takes the resource again. A holder that is alive:
+holder's scopes started at or before -epoch are over, so no late attempt
+of them takes the resource again. -epoch defaults to the epoch of the
+holder's lock on the nodes (exactly what it holds now, never a later
+scope); without -epoch, a holder that holds no node is an error. A holder that is alive:
   - a lease (Go): its next extension fails, the lease ends with ErrLost and
     its context is cancelled;
   - a Temporal scope: its keeper stops, running sections fail with
@@ -69,7 +71,18 @@ func runRelease(ctx context.Context, cfg config, p *printer, resource, holder, e
 	case holder != "":
 		e := lease.Epoch(epoch)
 		if epoch == "" {
-			e = lease.NewEpoch(uint64(time.Now().UnixNano()), 0)
+			// The epoch of what the holder holds now, as the nodes show it:
+			// exactly that scope ends, never a later one (epochs are the
+			// holder's clock, not this machine's).
+			seen := false
+			for _, n := range st.Nodes {
+				if n.Lock == lease.LockHeld && n.Holder == holder && (!seen || n.Epoch > e) {
+					e, seen = n.Epoch, true
+				}
+			}
+			if !seen {
+				return fmt.Errorf("%s: %s holds it on no node; nothing to release (give -epoch to end the holder's scopes up to an epoch anyway)", resource, holder)
+			}
 		}
 		if err := lc.ReleaseScope(ctx, resource, holder, e, 0); err != nil {
 			return err
@@ -94,7 +107,11 @@ func runRelease(ctx context.Context, cfg config, p *printer, resource, holder, e
 			}
 		}
 		n, err := lc.ForceRelease(ctx, resource, ownerID)
-		if err != nil {
+		if err != nil && n == 0 {
+			return err
+		}
+		if err != nil { // released on some nodes: say so, then fail
+			fmt.Fprintf(stderr, "force-released %s from owner %s on %d nodes only, by %s at %s\n", resource, ownerID, n, who, at)
 			return err
 		}
 		if n == 0 {

@@ -17,7 +17,7 @@ type statusJSON struct {
 	Workflow *workflowRef `json:"workflow,omitempty"`
 	OwnerID  string       `json:"ownerId,omitempty"`
 	HeldOn   int          `json:"heldOn,omitempty"`
-	ValidMS  int64        `json:"validForMs,omitempty"`
+	ValidMS  int64        `json:"validForMs,omitempty"` // -1: no expiry
 	Token    int64        `json:"highestToken"`
 	Quorum   int          `json:"quorum"`
 	Answered int          `json:"answered"`
@@ -32,7 +32,7 @@ type nodeJSON struct {
 	Holder       string `json:"holder,omitempty"`
 	Epoch        string `json:"epoch,omitempty"`
 	OwnerID      string `json:"ownerId,omitempty"`
-	TTLMS        int64  `json:"ttlMs,omitempty"`
+	TTLMS        int64  `json:"ttlMs,omitempty"` // -1: no expiry
 	Fence        int64  `json:"fence"`
 	Guard        string `json:"guard,omitempty"` // ready, guarded, new
 	GuardedForMS int64  `json:"guardedForMs,omitempty"`
@@ -63,12 +63,12 @@ func runStatus(ctx context.Context, cfg config, p *printer, resource string) err
 	}
 	out := statusJSON{Resource: resource, Verdict: verdict(st), Token: st.Token, Quorum: st.Quorum, Answered: st.Answered}
 	if st.Held {
-		out.Holder, out.OwnerID, out.HeldOn, out.ValidMS = st.Holder, st.OwnerID, st.HeldOn, st.ValidFor.Milliseconds()
+		out.Holder, out.OwnerID, out.HeldOn, out.ValidMS = st.Holder, st.OwnerID, st.HeldOn, msOrNoExpiry(st.ValidFor)
 		out.Workflow = temporalHolder(st.Holder, cfg.temporalUI)
 	}
 	for _, n := range st.Nodes {
 		nj := nodeJSON{Node: n.Node, Addr: n.Addr, State: string(n.Lock), Holder: n.Holder, Epoch: string(n.Epoch), OwnerID: n.OwnerID,
-			TTLMS: n.TTL.Milliseconds(), Fence: n.Fence, Guard: n.Guard, GuardedForMS: n.GuardedFor.Milliseconds()}
+			TTLMS: msOrNoExpiry(n.TTL), Fence: n.Fence, Guard: n.Guard, GuardedForMS: n.GuardedFor.Milliseconds()}
 		if n.Err != nil {
 			nj.Error = n.Err.Error()
 		} else {
@@ -77,7 +77,10 @@ func runStatus(ctx context.Context, cfg config, p *printer, resource string) err
 		out.Nodes = append(out.Nodes, nj)
 	}
 	if p.json {
-		return p.JSON(out)
+		if err := p.JSON(out); err != nil {
+			return err
+		}
+		return unknownErr(st)
 	}
 	fmt.Fprintln(p.w, st.String())
 	if out.Workflow != nil {
@@ -103,5 +106,22 @@ func runStatus(ctx context.Context, cfg config, p *printer, resource string) err
 		rows = append(rows, []string{strconv.Itoa(n.Node), n.Addr, state, holder, n.OwnerID, dur(n.TTL), strconv.FormatInt(n.Fence, 10), guard})
 	}
 	p.table(rows)
+	return unknownErr(st)
+}
+
+// unknownErr fails status (exit 1) when fewer than a quorum of nodes
+// answered: the verdict is unknown.
+func unknownErr(st lease.Status) error {
+	if st.Answered < st.Quorum {
+		return fmt.Errorf("%s: only %d of %d nodes answered, %d needed: the verdict is unknown", st.Resource, st.Answered, len(st.Nodes), st.Quorum)
+	}
 	return nil
+}
+
+// msOrNoExpiry is d in milliseconds, or -1 for no expiry (d < 0).
+func msOrNoExpiry(d time.Duration) int64 {
+	if d < 0 {
+		return -1
+	}
+	return d.Milliseconds()
 }

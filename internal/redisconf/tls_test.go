@@ -151,3 +151,32 @@ func TestBadTLSSettings(t *testing.T) {
 		t.Fatalf("no options: %v", err)
 	}
 }
+
+// A URL error never shows a password, however it is mangled, and
+// skip_verify is refused.
+func TestURLErrorsNeverShowThePassword(t *testing.T) {
+	for _, list := range []string{
+		"redis://user:pa,ss@127.0.0.1:1",    // a ',' splits the list
+		"redis://user:pa/ss@127.0.0.1:1",    // a '/' ends the authority
+		"redis://user:1234/abc@127.0.0.1:1", // ... and parses without user information
+		"redis://user:pa?ss@127.0.0.1:1",    // a '?'
+		"redis://user:pa#ss@127.0.0.1:1",    // a '#'
+		"redis://user:pass@127.0.0.1:port",  // a bad port
+		"redis://user:pass@127.0.0.1:1/dbx", // a bad database
+		"rediss://user:pass@127.0.0.1:1?skip_verify=true",
+	} {
+		_, err := redisconf.ParseURLs(list)
+		if err == nil {
+			t.Errorf("%s: accepted", list)
+			continue
+		}
+		for _, secret := range []string{"pa,ss", "ss@", "pa/ss", "1234", "abc", "pa?ss", "pa#ss", ":pass", ":pa"} {
+			if strings.Contains(list, secret) && strings.Contains(err.Error(), secret) {
+				t.Errorf("%s: the error shows %q: %v", list, secret, err)
+			}
+		}
+	}
+	if _, err := redisconf.ParseURL("rediss://127.0.0.1:1?skip_verify=true"); err == nil || !strings.Contains(err.Error(), "skip_verify") {
+		t.Errorf("skip_verify: %v", err)
+	}
+}
