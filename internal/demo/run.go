@@ -101,6 +101,8 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 	fmt.Fprintf(out, "Logs:             %s\n", s.dir)
 	fmt.Fprintf(out, "Timeline:         %s (who held %s when: open it in a browser)\n", page, resource)
 	if o.keep {
+		fmt.Fprintf(out, "Inspect it:       go run ./cmd/redlease status %s -redis %s -temporal-ui http://%s\n", resource, s.leaseURLs(), uiAddress(s, o))
+		fmt.Fprintf(out, "                  go run ./cmd/redlease doctor -redis %s\n", s.leaseURLs())
 		fmt.Fprintln(out, "\nThe stack stays up; press Ctrl-C to stop it.")
 		<-ctx.Done()
 	}
