@@ -39,10 +39,10 @@ func TestStoreOverMutualTLS(t *testing.T) {
 		t.Fatalf("PING over mTLS: %v", err)
 	}
 	for args, want := range map[string]string{
-		"-store redis://127.0.0.1:1 -redis-tls-ca " + files.CA: "no URL is rediss://",
+		"-store redis://127.0.0.1:1 -redis-tls-ca " + files.CA:          "no URL is rediss://",
 		"-store rediss://127.0.0.1:1 -redis-tls-key " + files.ClientKey: "both its certificate file and its key file",
-		"-store http://127.0.0.1:1": "scheme",
-		"-store-name x":             "-store is required",
+		"-store http://127.0.0.1:1":                                     "scheme",
+		"-store-name x":                                                 "-store is required",
 	} {
 		if _, err := parse(strings.Fields(args)...).Store(); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v, want %q", args, err, want)
