@@ -68,11 +68,9 @@ func ParseURL(raw string) (*redis.Options, error) {
 	}
 	o, err := redis.ParseURL(raw)
 	if err != nil {
-		msg := redactPassword(err.Error(), u)
-		if credentials {
-			msg = "not a valid Redis URL"
-		}
-		return nil, fmt.Errorf("%s: %s", shown, msg)
+		// The user information parsed: go-redis's message quotes other
+		// parts (a database, an option); the password is cut out anyway.
+		return nil, fmt.Errorf("%s: %s", shown, redactPassword(err.Error(), u))
 	}
 	if o.TLSConfig != nil && o.TLSConfig.InsecureSkipVerify {
 		return nil, fmt.Errorf("%s: skip_verify=true turns off the verification of the node's certificate; use -redis-tls-ca for a private CA instead", shown)
