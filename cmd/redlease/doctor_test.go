@@ -55,11 +55,49 @@ func TestDoctorOnHealthyNodes(t *testing.T) {
 	}
 	code, out = doctorRun(t, urls(cluster), "-o", "json")
 	var rep struct {
-		Unsafe   bool
-		Findings []finding
+		Unsafe, Failing bool
+		Findings        []finding
 	}
-	if code != 0 || json.Unmarshal([]byte(out), &rep) != nil || rep.Unsafe || len(rep.Findings) < 18 {
+	if code != 0 || json.Unmarshal([]byte(out), &rep) != nil || rep.Unsafe || rep.Failing || len(rep.Findings) < 18 {
 		t.Fatalf("json: exit %d %s", code, out)
+	}
+}
+
+// The guard the nodes know against the one doctor is given: equal is ok,
+// longer or shorter is unsafe (clients disagree on the guard).
+func TestDoctorComparesRestartGuards(t *testing.T) {
+	cluster := leasetest.Start(t, 3)
+	lc := newLeaseClient(t, cluster) // restart guard 1m (the default)
+	if _, err := lc.Acquire(context.Background(), "teach-the-guard"); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := doctorRun(t, urls(cluster), "-restart-guard", "1m"); code != 0 || len(lines(out, "ok", "restart guard", "ready")) != 3 {
+		t.Fatalf("the same guard: exit %d\n%s", code, out)
+	}
+	if code, out := doctorRun(t, urls(cluster), "-restart-guard", "30s"); code != 1 || len(lines(out, "unsafe", "restart guard of 1m0s, longer than 30s", "-restart-guard")) != 3 {
+		t.Fatalf("doctor's guard shorter: exit %d\n%s", code, out)
+	}
+	if code, out := doctorRun(t, urls(cluster), "-restart-guard", "2m"); code != 1 || len(lines(out, "unsafe", "restart guard of 1m0s, shorter than 2m0s")) != 3 {
+		t.Fatalf("doctor's guard longer: exit %d\n%s", code, out)
+	}
+}
+
+// Run as the worker's least-privilege user, doctor cannot check what it
+// must: it says so, with the fix, and fails (closed) instead of passing.
+func TestDoctorAsARestrictedUserFailsClosed(t *testing.T) {
+	cluster := leasetest.Start(t, 3)
+	ctx := context.Background()
+	var u []string
+	for _, n := range cluster.Nodes {
+		acl := []any{"ACL", "SETUSER", "worker", "on", ">pw", "resetkeys", "~redlease:*", "resetchannels", "&redlease:*", "-@all", "+evalsha", "+eval", "+script|load", "+get", "+set", "+del", "+exists", "+pttl", "+pexpire", "+hget", "+hset", "+publish", "+time", "+subscribe", "+unsubscribe", "+ping", "+hello", "+auth"}
+		if err := n.Client.Do(ctx, acl...).Err(); err != nil {
+			t.Fatal(err)
+		}
+		u = append(u, "redis://worker:pw@"+n.Addr)
+	}
+	code, out := doctorRun(t, strings.Join(u, ","))
+	if code != 1 || len(lines(out, "unknown", "independent", "INFO refused", "operator")) != 3 || len(lines(out, "unknown", "persistence")) != 3 {
+		t.Fatalf("as the worker's user: exit %d\n%s", code, out)
 	}
 }
 
@@ -82,7 +120,8 @@ func TestDoctorFlagsUnsafeSetups(t *testing.T) {
 	t.Run("a replica", func(t *testing.T) {
 		replica := leasetest.Replicate(t, n0)
 		code, out := doctorRun(t, "redis://"+n0.Addr+",redis://"+cluster.Nodes[1].Addr+",redis://"+replica.Addr)
-		if code != 1 || len(lines(out, "unsafe", "node 2", "a replica (of 127.0.0.1:"+port+")")) != 1 {
+		if code != 1 || len(lines(out, "unsafe", "node 2", "a replica (of 127.0.0.1:"+port+")")) != 1 ||
+			len(lines(out, "warn", "node 0", "a master with 1 replica(s)", "never fail a lease node over")) != 1 {
 			t.Fatalf("exit %d:\n%s", code, out)
 		}
 	})
@@ -136,7 +175,8 @@ func TestDoctorFlagsUnsafeSetups(t *testing.T) {
 			t.Fatal(err)
 		}
 		code, out := doctorRun(t, urls(cluster))
-		if len(lines(out, "warn", "node 1", "reachable", "no answer")) != 1 || len(lines(out, "warn", "node 2", "restart guard", "no node key")) != 1 {
+		// An unchecked node fails the doctor (closed): exit 1.
+		if code != 1 || len(lines(out, "unknown", "node 1", "reachable", "no answer")) != 1 || len(lines(out, "warn", "node 2", "restart guard", "no node key")) != 1 {
 			t.Fatalf("exit %d:\n%s", code, out)
 		}
 	})

@@ -49,7 +49,7 @@ func (p *printer) paint(state string) string {
 	if !p.color {
 		return state
 	}
-	code := map[string]string{"held": "33", "free": "32", "tombstone": "36", "down": "31", "guarded": "35", "new": "35", "unsafe": "31", "ok": "32", "warn": "33"}[state]
+	code := map[string]string{"held": "33", "free": "32", "tombstone": "36", "down": "31", "guarded": "35", "new": "35", "unsafe": "31", "unknown": "31", "ok": "32", "warn": "33"}[state]
 	if code == "" {
 		return state
 	}

@@ -96,15 +96,26 @@ func Render(w io.Writer, tl Timeline) error {
 	if len(tl.Turns) == 0 {
 		return fmt.Errorf("timeline: no turns to draw")
 	}
+	if tl.Start.IsZero() {
+		return fmt.Errorf("timeline: no start time")
+	}
 	end := tl.End
 	for _, t := range tl.Turns {
 		if t.To.After(end) {
 			end = t.To
 		}
 	}
+	for _, c := range tl.Crashes {
+		if c.At.After(end) {
+			end = c.At
+		}
+	}
 	span := end.Sub(tl.Start)
 	if span <= 0 {
 		span = time.Second
+	}
+	if span > 24*time.Hour {
+		return fmt.Errorf("timeline: %v from start to end, more than a day", span)
 	}
 	x := func(t time.Time) float64 {
 		return labelWidth + math.Max(0, float64(t.Sub(tl.Start)))/float64(span)*plotWidth
@@ -168,14 +179,14 @@ func Render(w io.Writer, tl Timeline) error {
 	return pageTemplate.Execute(w, p)
 }
 
-// niceStep is a tick interval that gives about ten ticks.
+// niceStep is a tick interval that gives at most about a dozen ticks.
 func niceStep(span time.Duration) time.Duration {
-	for _, s := range []time.Duration{100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second, 30 * time.Second, time.Minute} {
+	for _, s := range []time.Duration{100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second, 30 * time.Second, time.Minute, 5 * time.Minute, 15 * time.Minute, time.Hour} {
 		if span/s <= 12 {
 			return s
 		}
 	}
-	return 5 * time.Minute
+	return 2 * time.Hour
 }
 
 var pageTemplate = template.Must(template.New("timeline").Parse(`<!doctype html>

@@ -118,7 +118,23 @@ func TestRenderDrawsLanesTurnsWaitsAndTheCrash(t *testing.T) {
 	if strings.Contains(page, "http://") && strings.Contains(page, "src=") {
 		t.Fatal("the page fetches something")
 	}
-	if err := Render(&bytes.Buffer{}, Timeline{Resource: "r"}); err == nil {
+	if err := Render(&bytes.Buffer{}, Timeline{Resource: "r", Start: t0}); err == nil {
 		t.Fatal("an empty timeline rendered")
+	}
+	// No start, or one so far back the span is absurd: refused, not looped on.
+	if err := Render(&bytes.Buffer{}, Timeline{Resource: "r", Turns: tl.Turns}); err == nil {
+		t.Fatal("a timeline without a start rendered")
+	}
+	if err := Render(&bytes.Buffer{}, Timeline{Resource: "r", Start: t0.Add(-48 * time.Hour), Turns: tl.Turns}); err == nil {
+		t.Fatal("a two-day timeline rendered")
+	}
+	// A crash after the last turn widens the drawing instead of leaving it.
+	late := tl
+	late.Crashes = []Crash{{At: at(20), Holder: "job-2", Worker: "w", Token: 1}}
+	_, svg2 := parse(t, late)
+	mark := svg2.all(class("crash-mark"))[0].Children[0]
+	width, _ := strconv.ParseFloat(svg2.attr("width"), 64)
+	if mx, _ := strconv.ParseFloat(mark.attr("x1"), 64); mx > width {
+		t.Fatalf("a late crash drawn at %v, beyond the width %v", mx, width)
 	}
 }
