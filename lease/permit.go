@@ -183,17 +183,7 @@ func (c *Client) permitOutcome(l *Lease, err error, a *acquireAttempt, survey sl
 	k := a.k
 	limit := k.permitLimit
 	if err != nil {
-		var na *NotAcquiredError
-		if errors.As(err, &na) {
-			if le := c.limitMismatch(k.resource, limit, na.Nodes); le != nil {
-				return nil, le
-			}
-			na.Held, na.Limit = survey.held, limit
-			if c.takenOnQuorum(na.Nodes) {
-				na.Held = min(na.Held+1, limit) // the slot was taken since the read (or K = 1: held)
-			}
-		}
-		return nil, err
+		return nil, c.permitRefusal(err, k.resource, limit, survey.held)
 	}
 	c.repairPermitLimit(k.resource, limit, append(survey.mismatched, a.failed...))
 	c.obs.permitHeld(context.Background(), limit, 1)
@@ -331,6 +321,25 @@ func (c *Client) freePermitSlot(ctx context.Context, resource string, limit int,
 		}
 	}
 	return slotSurvey{}, na
+}
+
+// permitRefusal is the error of a permit acquisition (plain or scope)
+// that failed: a limit a quorum of nodes refused, or err's
+// *NotAcquiredError with Held (held slots seen by the read, plus the slot
+// tried when a quorum found it taken since) and Limit set.
+func (c *Client) permitRefusal(err error, resource string, limit, held int) error {
+	var na *NotAcquiredError
+	if !errors.As(err, &na) {
+		return err
+	}
+	if le := c.limitMismatch(resource, limit, na.Nodes); le != nil {
+		return le
+	}
+	na.Held, na.Limit = held, limit
+	if c.takenOnQuorum(na.Nodes) {
+		na.Held = min(na.Held+1, limit) // the slot was taken since the read (or K = 1: held)
+	}
+	return err
 }
 
 // takenOnQuorum reports whether a quorum of nodes refused because another

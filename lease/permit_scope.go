@@ -64,7 +64,7 @@ func (c *Client) AcquirePermitScope(ctx context.Context, resource string, limit 
 	if limit <= 0 || limit > MaxPermits {
 		return g, invalid("limit", "%d permits: want 1 to %d", limit, MaxPermits)
 	}
-	sc, err := scopeOptions(opts)
+	sc, err := scopeOptions(0, opts)
 	if err != nil {
 		return g, err
 	}
@@ -103,17 +103,7 @@ func (c *Client) tryPermitScope(ctx context.Context, s scopeCall) (PermitGrant, 
 	s.at = place{resource: resource, slot: survey.slot}
 	g, err := s.acquire(ctx, true, true)
 	if err != nil {
-		var na *NotAcquiredError
-		if errors.As(err, &na) {
-			if le := c.limitMismatch(resource, limit, na.Nodes); le != nil {
-				return PermitGrant{}, le
-			}
-			na.Held, na.Limit = survey.held, limit
-			if c.takenOnQuorum(na.Nodes) {
-				na.Held = min(na.Held+1, limit)
-			}
-		}
-		return PermitGrant{}, err
+		return PermitGrant{}, c.permitRefusal(err, resource, limit, survey.held)
 	}
 	c.repairPermitLimit(resource, limit, survey.mismatched)
 	return PermitGrant{ScopeGrant: g, Slot: survey.slot, Limit: limit}, nil

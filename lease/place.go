@@ -1,5 +1,7 @@
 package lease
 
+import "time"
+
 // place is the lock a scope operation acts on: a resource's lease, or one
 // slot of the resource's permits (see AcquirePermit). A permit scope is a
 // scope lease on its slot: the same records, the same proofs, kept under
@@ -54,9 +56,9 @@ func (c scopeConfig) place(resource string) place {
 	return place{resource: resource, slot: c.slot - 1}
 }
 
-// scopeOptions applies opts to a zero scopeConfig.
-func scopeOptions(opts []ScopeOption) (scopeConfig, error) {
-	var sc scopeConfig
+// scopeOptions applies opts to a scopeConfig with TTL ttl.
+func scopeOptions(ttl time.Duration, opts []ScopeOption) (scopeConfig, error) {
+	sc := scopeConfig{ttl: ttl}
 	for _, opt := range opts {
 		if opt == nil {
 			return sc, invalid("option", "nil ScopeOption")

@@ -219,21 +219,16 @@ func (c *Client) acquireScope(ctx context.Context, resource, owner string, opts 
 // value, options, and the TTL (ttl, unless ScopeTTL sets it) — before any
 // node is touched.
 func (c *Client) newScopeCall(resource, owner string, ttl time.Duration, opts []ScopeOption) (scopeCall, scopeConfig, error) {
-	sc := scopeConfig{ttl: ttl}
 	if err := checkResource(resource); err != nil {
-		return scopeCall{}, sc, err
+		return scopeCall{}, scopeConfig{}, err
 	}
 	holder, epoch, err := parseScopeOwner(owner)
 	if err != nil {
-		return scopeCall{}, sc, err
+		return scopeCall{}, scopeConfig{}, err
 	}
-	for _, opt := range opts {
-		if opt == nil {
-			return scopeCall{}, sc, invalid("option", "nil ScopeOption")
-		}
-		if err := opt(&sc); err != nil {
-			return scopeCall{}, sc, err
-		}
+	sc, err := scopeOptions(ttl, opts)
+	if err != nil {
+		return scopeCall{}, sc, err
 	}
 	if sc.slot > 0 && sc.first {
 		return scopeCall{}, sc, invalid("option", "ScopeFirst and ScopeStart do not apply to a permit's slot: AcquirePermitScope starts a permit scope")
@@ -298,7 +293,7 @@ func (c *Client) ReleaseScope(ctx context.Context, resource, holder string, epoc
 
 // releaseScope is ReleaseScope, or EndScope when owner is set.
 func (c *Client) releaseScope(ctx context.Context, resource, holder string, epoch Epoch, tombstoneTTL time.Duration, owner string, opts []ScopeOption) error {
-	sc, err := scopeOptions(opts)
+	sc, err := scopeOptions(0, opts)
 	if err != nil {
 		return err
 	}

@@ -38,7 +38,7 @@ func (c *Client) saveProgress(ctx context.Context, resource, owner string, token
 	if err := checkResource(resource); err != nil {
 		return err
 	}
-	sc, err := scopeOptions(opts)
+	sc, err := scopeOptions(0, opts)
 	if err != nil {
 		return err
 	}
@@ -111,7 +111,7 @@ func (c *Client) loadProgress(ctx context.Context, resource, holder, field strin
 	if err := checkResource(resource); err != nil {
 		return nil, false, err
 	}
-	sc, err := scopeOptions(opts)
+	sc, err := scopeOptions(0, opts)
 	if err != nil {
 		return nil, false, err
 	}

@@ -102,10 +102,9 @@ func resolve(fs *flag.FlagSet, list []*setting, getenv func(string) string) (con
 	return cfg, nil
 }
 
-// client opens the node clients and a lease client over them; close
+// client opens the node clients and a lease client over them; closeAll
 // closes both.
-func (cfg config) client() (lc *lease.Client, closeAll func(), err error) {
-	var clients []*redis.Client
+func (cfg config) client() (lc *lease.Client, clients []*redis.Client, closeAll func(), err error) {
 	nodes := make([]lease.Node, len(cfg.redis))
 	for i, o := range cfg.redis {
 		o.MaxRetries = -1
@@ -122,9 +121,9 @@ func (cfg config) client() (lc *lease.Client, closeAll func(), err error) {
 		lease.WithTTL(min(lease.DefaultTTL, cfg.restartGuard)))
 	if err != nil {
 		closeNodes()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return lc, func() { _ = lc.Close(); closeNodes() }, nil
+	return lc, clients, func() { _ = lc.Close(); closeNodes() }, nil
 }
 
 // parseArgs parses args with fs, letting flags and positional arguments

@@ -335,17 +335,12 @@ func (d *doctor) failing() bool {
 // runDoctor checks the nodes; it fails (exit 1) when something is unsafe
 // or could not be checked, so the exit status can gate a deploy.
 func runDoctor(ctx context.Context, cfg config, p *printer, now func() time.Time) error {
-	lc, closeAll, err := cfg.client()
+	lc, nodes, closeAll, err := cfg.client()
 	if err != nil {
 		return err
 	}
 	defer closeAll()
-	d := &doctor{cfg: cfg, now: now}
-	for _, o := range cfg.redis {
-		c := redis.NewClient(o)
-		defer c.Close()
-		d.nodes = append(d.nodes, c)
-	}
+	d := &doctor{cfg: cfg, now: now, nodes: nodes}
 	d.run(ctx, lc)
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("doctor interrupted: %w", err)

@@ -10,7 +10,7 @@ import (
 // runList prints the resources with a lock on some node, with their
 // verdicts.
 func runList(ctx context.Context, cfg config, p *printer, prefix string, max int) error {
-	lc, closeAll, err := cfg.client()
+	lc, _, closeAll, err := cfg.client()
 	if err != nil {
 		return err
 	}

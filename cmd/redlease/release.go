@@ -46,7 +46,7 @@ Flags:
 
 // runRelease frees resource (see releaseHelp).
 func runRelease(ctx context.Context, cfg config, p *printer, resource, holder, epoch string, force bool, ownerID string, yes bool, stdin io.Reader, stderr io.Writer) error {
-	lc, closeAll, err := cfg.client()
+	lc, _, closeAll, err := cfg.client()
 	if err != nil {
 		return err
 	}

@@ -51,7 +51,7 @@ func verdict(st lease.Status) string {
 
 // runStatus prints what the nodes hold for one resource.
 func runStatus(ctx context.Context, cfg config, p *printer, resource string) error {
-	lc, closeAll, err := cfg.client()
+	lc, _, closeAll, err := cfg.client()
 	if err != nil {
 		return err
 	}
