@@ -61,7 +61,7 @@ func TestPermitScopeActivities(t *testing.T) {
 	if err != nil || first <= a.Token {
 		t.Fatalf("section on the slot: token %d after %d, %v", first, a.Token, err)
 	}
-	data, found, err := client.LoadProgress(ctx, "api", a.Holder, "0", lease.ScopePermit(a.Slot))
+	data, found, err := client.LoadProgress(ctx, "api", a.Owner, "0", lease.ScopePermit(a.Slot))
 	if err != nil || !found || string(data) != `"step 1"` {
 		t.Fatalf("the section's progress on its slot: %q %v %v", data, found, err)
 	}

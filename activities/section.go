@@ -144,7 +144,7 @@ func Run[T any](ctx context.Context, a *Activities, info LeaseInfo, fn func(ctx 
 	}
 	var resumed []byte
 	if actInfo.Attempt > 1 {
-		data, found, err := a.client.LoadProgress(ctx, info.Resource, info.Holder, actInfo.ActivityID, info.scopeOptions()...)
+		data, found, err := a.client.LoadProgress(ctx, info.Resource, info.Owner, actInfo.ActivityID, info.scopeOptions()...)
 		if err != nil {
 			return zero, classify(err)
 		}

@@ -101,7 +101,7 @@ func TestTheReadmeACLUserSuffices(t *testing.T) {
 	if err := c.SaveProgress(ctx, "acl-scope", owner, g.Token, "f", 1, []byte("1")); err != nil {
 		t.Fatal(err)
 	}
-	if _, found, err := c.LoadProgress(ctx, "acl-scope", "acl/holder", "f"); err != nil || !found {
+	if _, found, err := c.LoadProgress(ctx, "acl-scope", owner, "f"); err != nil || !found {
 		t.Fatalf("load progress: %v %v", found, err)
 	}
 	if err := c.ReleaseScope(ctx, "acl-scope", "acl/holder", lease.NewEpoch(100, 0), 0); err != nil {

@@ -4,19 +4,27 @@ import (
 	"context"
 	"encoding/hex"
 	"strings"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // ForceRelease deletes resource's lock on every node where its owner is
 // still the one ownerID names (Status.OwnerID, from Inspect), whoever that
-// owner is, advances the fence counter there, and wakes waiters. It is for
-// operators freeing a resource whose holder is gone and unknown (an
-// anonymous owner, say). A holder that is alive loses the resource: a
-// lease's next extension fails (it ends with ErrLost and its keeper
-// stops); a scope lease's next keep or acquisition finds the counter moved
-// and fails with ErrLost (so its lock is not put back); and once the next
-// holder has written with its newer token, the old holder's fenced writes
-// are refused. Until then nothing stops it from acting. A lock whose owner
-// changed since Inspect is left alone.
+// owner is, and wakes waiters. It is for operators freeing a resource
+// whose holder is gone and unknown (an anonymous owner, say).
+//
+// Like every release it advances the fence counter where it deleted the
+// lock and, for a scope lease, also on the nodes where the scope's lock had
+// expired but its record could put it back: a holder that is alive loses
+// the resource. A lease's next extension fails (it ends with ErrLost and
+// its keeper stops); a scope lease's next keep or acquisition fails with
+// ErrLost once the release reached a quorum (so its lock is not put back);
+// and once the next holder has written with its newer token, the old
+// holder's fenced writes are refused. Until then nothing stops it from
+// acting. A lock whose owner changed since Inspect is left alone, and when
+// no node holds the owner's lock any more nothing is released (0): its
+// holder is then not named, and a scope whose lock expired everywhere can
+// still put it back.
 //
 // It returns on how many nodes it deleted the lock, after every node
 // answered or the node timeout. Errors: an *InvalidInputError for a bad
@@ -32,8 +40,31 @@ func (c *Client) ForceRelease(ctx context.Context, resource, ownerID string) (in
 	c.inflight.RLock()
 	defer c.inflight.RUnlock()
 	k := keysFor(resource)
-	o := &op{script: forceReleaseScript, keys: []string{k.lock, k.fence}, args: []any{ownerID, k.channel, resource}, decode: decodeInt64}
-	answered, released := 0, 0
+	released := make([]bool, len(c.nodes))
+	// The first round deletes the lock and learns the owner's holder; the
+	// second marks the scope's record where the lock had expired (and
+	// deletes a lock put back in between).
+	holder, err := c.forceRound(ctx, resource, &op{script: forceReleaseScript, keys: []string{k.lock, k.fence},
+		args: []any{ownerID, k.channel, resource}, decode: decodeForce}, released)
+	if err == nil && holder != "" {
+		record, _ := scopeKeys(resource, holder)
+		_, err = c.forceRound(ctx, resource, &op{script: forceReleaseScript, keys: []string{k.lock, k.fence, record},
+			args: []any{ownerID, k.channel, resource}, decode: decodeForce}, released)
+	}
+	n := 0
+	for _, r := range released {
+		if r {
+			n++
+		}
+	}
+	return n, err
+}
+
+// forceRound runs one force_release.lua round on every node, setting
+// released[i] where node i deleted the lock, and returns the owner's
+// holder if some node named one.
+func (c *Client) forceRound(ctx context.Context, resource string, o *op, released []bool) (string, error) {
+	answered, holder := 0, ""
 	var failed []*NodeError
 	err := c.round(ctx, ctx, c.allNodes(), o, func(r reply) bool {
 		if r.err != nil {
@@ -41,16 +72,36 @@ func (c *Client) ForceRelease(ctx context.Context, resource, ownerID string) (in
 			return false
 		}
 		answered++
-		if r.val == int64(1) {
-			released++
+		if f := r.val.(forced); f.deleted {
+			released[r.node] = true
+			holder = f.holder
 		}
 		return false
 	})
 	if err != nil {
-		return released, err
+		return "", err
 	}
 	if answered < c.quorum {
-		return released, &QuorumError{Op: opRelease, Resource: resource, Quorum: c.quorum, Confirmed: answered, Nodes: sortNodes(failed)}
+		return "", &QuorumError{Op: opRelease, Resource: resource, Quorum: c.quorum, Confirmed: answered, Nodes: sortNodes(failed)}
 	}
-	return released, nil
+	return holder, nil
+}
+
+// forced is one node's answer to force_release.lua.
+type forced struct {
+	deleted bool
+	holder  string
+}
+
+func decodeForce(cmd *redis.Cmd) (any, error) {
+	v, err := cmd.Slice()
+	if err != nil {
+		return nil, err
+	}
+	if len(v) != 2 {
+		return nil, errUnexpected(v)
+	}
+	n, _ := v[0].(int64)
+	h, _ := v[1].(string)
+	return forced{deleted: n == 1, holder: h}, nil
 }

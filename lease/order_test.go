@@ -73,10 +73,11 @@ func (p leakyPipe) Exec(ctx context.Context) ([]redis.Cmder, error) {
 	return nil, ctx.Err()
 }
 
-// isRelease reports a batch of EVALSHA calls with one key: release.lua.
+// isRelease reports a batch of EVALSHA calls with release.lua's shape: two
+// keys (lock, fence) and seven arguments.
 func isRelease(cmds []redis.Cmder) bool {
 	for _, c := range cmds {
-		if a := c.Args(); len(a) > 2 && a[0] == "evalsha" && fmt.Sprint(a[2]) == "1" {
+		if a := c.Args(); len(a) == 12 && a[0] == "evalsha" && fmt.Sprint(a[2]) == "2" {
 			return true
 		}
 	}

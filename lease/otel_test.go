@@ -146,7 +146,7 @@ func TestSpansOfAScope(t *testing.T) {
 	if err := c.SaveProgress(ctx, "traced", owner, g.Token, "s", 1, []byte("1")); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := c.LoadProgress(ctx, "traced", "h", "s"); err != nil {
+	if _, _, err := c.LoadProgress(ctx, "traced", owner, "s"); err != nil {
 		t.Fatal(err)
 	}
 	for _, n := range cluster.Nodes { // another holder takes the resource

@@ -53,11 +53,11 @@ func TestPermitScopeHoldsASlotAgainstPlainPermits(t *testing.T) {
 	if err := c.SaveProgress(ctx, "api", owner, section.Token, "step", 1, []byte(`"half"`), at); err != nil {
 		t.Fatal(err)
 	}
-	data, found, err := c.LoadProgress(ctx, "api", "ns/wf/run/permit", "step", at)
+	data, found, err := c.LoadProgress(ctx, "api", owner, "step", at)
 	if err != nil || !found || string(data) != `"half"` {
 		t.Fatalf("progress on the slot: %q %v %v", data, found, err)
 	}
-	if _, found, _ := c.LoadProgress(ctx, "api", "ns/wf/run/permit", "step"); found {
+	if _, found, _ := c.LoadProgress(ctx, "api", owner, "step"); found {
 		t.Fatal("the slot's progress shows under the resource's lease")
 	}
 	if _, err := c.KeepScope(ctx, "api", owner, 5*time.Second, true, at); err != nil {

@@ -65,7 +65,12 @@ func (c *Client) ReleaseOwner(ctx context.Context, resource, owner string) error
 	case strings.HasSuffix(owner, "#"):
 		return invalid("owner", "%q is a release tombstone, not an owner value (see ReleaseHolder)", owner)
 	}
-	return c.runRelease(ctx, keysFor(resource), releaseOp(keysFor(resource), owner, "", true), 0, false)
+	o := releaseOp(keysFor(resource), owner, "", true)
+	if holder, _, err := parseScopeOwner(owner); err == nil {
+		record, _ := scopeKeys(resource, holder)
+		o = withRecord(o, record)
+	}
+	return c.runRelease(ctx, keysFor(resource), o, 0, false)
 }
 
 // ReleaseHolder releases resource's lock on every node where any attempt of
@@ -111,7 +116,8 @@ func (c *Client) holderReleaseOp(at place, holder string, epoch Epoch, tombstone
 		// outlive the restart guard that keeps such a node from granting.
 		return nil, &InvalidInputError{Field: "tombstone ttl", Reason: fmt.Sprintf("%v is longer than the restart guard (%v)", tombstoneTTL, c.cfg.guard), Err: ErrTTLAboveGuard}
 	}
-	o := releaseOp(at.keys(), "", holderPrefix(holder), true)
+	record, _ := at.scopeKeys(holder)
+	o := withRecord(releaseOp(at.keys(), "", holderPrefix(holder), true), record)
 	if epoch != "" {
 		o.args[4], o.args[5], o.args[6] = tombstone(holder, epoch), tombstoneTTL.Milliseconds(), string(epoch)
 	}
@@ -185,7 +191,9 @@ func (c *Client) runRelease(ctx context.Context, k keys, o *op, token int64, han
 }
 
 // releaseOp deletes the lock held by owner (or by any owner value with
-// prefix); announce publishes the release to waiters.
+// prefix) and advances the fence counter where it did; announce publishes
+// the release to waiters. withRecord adds a scope record (see release.lua)
+// to mark where the released scope could put its lock back.
 func releaseOp(k keys, owner, prefix string, announce bool) *op {
 	channel := ""
 	if announce {
@@ -193,9 +201,16 @@ func releaseOp(k keys, owner, prefix string, announce bool) *op {
 	}
 	r := &struct { // one allocation for the op, its keys and arguments
 		op   op
-		keys [1]string
+		keys [3]string
 		args [7]any
-	}{keys: [1]string{k.lock}, args: [7]any{owner, prefix, channel, k.resource, "", 0, ""}}
-	r.op = op{script: releaseScript, keys: r.keys[:], args: r.args[:], decode: decodeInt64, final: true}
+	}{keys: [3]string{k.lock, k.fence}, args: [7]any{owner, prefix, channel, k.resource, "", 0, ""}}
+	r.op = op{script: releaseScript, keys: r.keys[:2], args: r.args[:], decode: decodeInt64, final: true}
 	return &r.op
+}
+
+// withRecord adds the released scope's record to a release op, so that the
+// release also marks the nodes where that scope's lock had expired.
+func withRecord(o *op, record string) *op {
+	o.keys = append(o.keys, record)
+	return o
 }

@@ -305,9 +305,9 @@ func (c *Client) releaseScope(ctx context.Context, resource, holder string, epoc
 	if epoch == "" {
 		return invalid("epoch", "ReleaseScope needs the release's epoch")
 	}
-	record, progress := at.scopeKeys(holder)
+	_, progress := at.scopeKeys(holder)
 	o.script = scopeReleaseScript
-	o.keys = append(o.keys, record, progress)
+	o.keys = append(o.keys, progress) // after the lock, fence and record keys
 	conditional := ""
 	if owner != "" {
 		conditional = "1"

@@ -20,14 +20,14 @@ import (
 // loses data; the other clients reach every node.
 func partitioned(t *testing.T, cluster *leasetest.Cluster, cut []int, opts ...lease.Option) *lease.Client {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := l.Addr().String()
-	l.Close() // nothing listens there any more: connection refused
 	nodes := cluster.LeaseNodes()
 	for _, i := range cut {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		dead := l.Addr().String()
+		l.Close() // nothing listens there any more: connection refused
 		rc := redis.NewClient(&redis.Options{Addr: dead, DialTimeout: 50 * time.Millisecond, MaxRetries: -1, ContextTimeoutEnabled: true})
 		t.Cleanup(func() { rc.Close() })
 		nodes[i] = rc
@@ -77,7 +77,7 @@ func TestFirstAcquisitionNeverOutvotesProofOfLoss(t *testing.T) {
 
 	g2, err := worker2.AcquireScope(ctx, "job", owner, lease.ScopeFirst()) // as attempt 2 does
 	if err == nil {
-		data, _, _ := worker2.LoadProgress(ctx, "job", holder, "section-1")
+		data, _, _ := worker2.LoadProgress(ctx, "job", owner, "section-1")
 		t.Fatalf("scope continued after another holder held the resource: token %d, resumes progress %q; locks %q",
 			g2.Token, data, lockValues(t, cluster, "job"))
 	}
@@ -161,7 +161,7 @@ func TestRefusedZombieSaveIsNotLoaded(t *testing.T) {
 	}
 	// ... yet attempt 2 (and any later attempt) resumes from it.
 	time.Sleep(100 * time.Millisecond)
-	data, _, err := a3.LoadProgress(ctx, "job", holder, "s")
+	data, _, err := a3.LoadProgress(ctx, "job", owner, "s")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -359,7 +359,7 @@ func TestKeepingAScopeKeepsItsProgress(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, found, err := c.LoadProgress(ctx, "job", "h", "s"); err != nil || !found {
+	if _, found, err := c.LoadProgress(ctx, "job", owner, "s"); err != nil || !found {
 		t.Fatalf("progress of a kept scope: found=%v err=%v", found, err)
 	}
 }

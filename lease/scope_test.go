@@ -104,7 +104,7 @@ func TestScopeProgressIsFenced(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, found, err := c.LoadProgress(ctx, "job", "h", "step")
+	data, found, err := c.LoadProgress(ctx, "job", owner, "step")
 	if err != nil || !found || string(data) != "3" {
 		t.Fatalf("load: %q %v %v, want the last save", data, found, err)
 	}
@@ -115,10 +115,10 @@ func TestScopeProgressIsFenced(t *testing.T) {
 	if err := c.SaveProgress(ctx, "job", owner, a2.Token, "step", 1, []byte("4")); err != nil {
 		t.Fatal(err)
 	}
-	if data, _, _ := c.LoadProgress(ctx, "job", "h", "step"); string(data) != "4" {
+	if data, _, _ := c.LoadProgress(ctx, "job", owner, "step"); string(data) != "4" {
 		t.Fatalf("load after the newer attempt saved: %q", data)
 	}
-	if _, found, _ := c.LoadProgress(ctx, "job", "h", "other"); found {
+	if _, found, _ := c.LoadProgress(ctx, "job", owner, "other"); found {
 		t.Fatal("progress of a field never saved")
 	}
 }

@@ -37,8 +37,10 @@ var (
 	scopeReleaseSource = "local function release_lock()\n" + releaseSource + "\nend\n" + scopeReleaseBody
 	//go:embed scripts/scope_undo.lua
 	scopeUndoSource string
-	//go:embed scripts/progress_save.lua
-	progressSaveSource string
+	//go:embed scripts/progress_check.lua
+	progressCheckSource string
+	//go:embed scripts/progress_commit.lua
+	progressCommitSource string
 	//go:embed scripts/progress_load.lua
 	progressLoadSource string
 	//go:embed scripts/permit_limit.lua
@@ -63,7 +65,8 @@ var (
 	scopeScript             = redis.NewScript(scopeSource)
 	scopeReleaseScript      = redis.NewScript(scopeReleaseSource)
 	scopeUndoScript         = redis.NewScript(scopeUndoSource)
-	progressSaveScript      = redis.NewScript(progressSaveSource)
+	progressCheckScript     = redis.NewScript(progressCheckSource)
+	progressCommitScript    = redis.NewScript(progressCommitSource)
 	progressLoadScript      = redis.NewScript(progressLoadSource)
 	permitAcquireScript     = redis.NewScript(permitAcquireSource)
 	permitFreeScript        = redis.NewScript(permitFreeSource)
@@ -73,7 +76,7 @@ var (
 	forceReleaseScript      = redis.NewScript(forceReleaseSource)
 
 	scriptSources = []string{acquireSource, raiseFenceSource, extendSource, releaseSource, initNodeSource, healSource,
-		scopeSource, scopeReleaseSource, scopeUndoSource, progressSaveSource, progressLoadSource,
+		scopeSource, scopeReleaseSource, scopeUndoSource, progressCheckSource, progressCommitSource, progressLoadSource,
 		permitAcquireSource, permitFreeSource, permitScopeStartSource, permitLimitRepairSource, inspectSource, forceReleaseSource}
 )
 

@@ -189,6 +189,17 @@ func (n *Node) RestartWithData(ctx context.Context) error {
 	return n.start(ctx)
 }
 
+// RestartFromSnapshot kills the node, running or paused, and starts it
+// again on the same address from its last snapshot (a SAVE, say): a crash
+// with RDB persistence. What it was sent after the snapshot, answered or
+// not, is lost.
+func (n *Node) RestartFromSnapshot(ctx context.Context) error {
+	if err := n.Kill(); err != nil {
+		return err
+	}
+	return n.start(ctx)
+}
+
 // Pause freezes the process with SIGSTOP: it keeps its connections open but
 // answers nothing, like a node stuck in a long GC or a network partition.
 func (n *Node) Pause() error { return n.signal(syscall.SIGSTOP, true) }

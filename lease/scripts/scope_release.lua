@@ -3,8 +3,9 @@
 -- is released by holder with a tombstone exactly as ReleaseHolder does.
 --
 -- KEYS[1]  lock key      redlease:{R}:lock
--- KEYS[2]  record key    redlease:{R}:scope:<holder>
--- KEYS[3]  progress key  redlease:{R}:progress:<holder>
+-- KEYS[2]  fence key     redlease:{R}:fence
+-- KEYS[3]  record key    redlease:{R}:scope:<holder>
+-- KEYS[4]  progress key  redlease:{R}:progress:<holder>
 -- ARGV[1..7] as release.lua (by holder: ARGV[1] empty; ARGV[7] the epoch)
 -- ARGV[8]  how long the record outlives the release, in milliseconds
 -- ARGV[9]  "1": release only as the attempt ARGV[7] of the scope's owner
@@ -19,7 +20,7 @@
 -- later scope of the holder (a release delivered late), which is left
 -- alone with its progress. Returns what release_lock returns.
 if ARGV[9] == '1' then
-  local record = redis.call('GET', KEYS[2])
+  local record = redis.call('GET', KEYS[3])
   if record ~= false then
     local head, mid, tail = string.match(record, '^([^|]*)|([^|]*)|(.*)$')
     if tail == ARGV[10] and head ~= 'released' and mid > ARGV[7] then
@@ -32,7 +33,7 @@ if ARGV[9] == '1' then
   end
 end
 local released = release_lock()
-local record = redis.call('GET', KEYS[2])
+local record = redis.call('GET', KEYS[3])
 if record ~= false then
   local head, _, tail = string.match(record, '^([^|]*)|([^|]*)|(.*)$')
   local later
@@ -45,6 +46,6 @@ if record ~= false then
     return released
   end
 end
-redis.call('SET', KEYS[2], 'released||' .. ARGV[7], 'PX', ARGV[8])
-redis.call('DEL', KEYS[3])
+redis.call('SET', KEYS[3], 'released||' .. ARGV[7], 'PX', ARGV[8])
+redis.call('DEL', KEYS[4])
 return released
