@@ -55,9 +55,10 @@ func (s *Section) Token() int64 { return s.token }
 // Progress saves details (JSON-encoded) as this section's progress on the
 // lease's nodes and returns once a quorum stored it: a retried attempt of
 // this section reads it with LastProgress, however the previous attempt
-// ended. The save is fenced: once a newer attempt has taken a token, this
-// attempt's saves are refused, Progress returns a LeaseLost error and fn's
-// context is cancelled. Any other error (nodes unreachable) means the save
+// ended. The save is fenced: once a newer attempt has taken a token, or
+// the lease was released, this attempt's saves are refused (and stored on
+// no node: a retry never resumes from them), Progress returns a LeaseLost
+// error and fn's context is cancelled. Any other error (nodes unreachable) means the save
 // may not be visible to a retry; fn decides whether to go on.
 //
 // Call it after each step's effect is done: a crash then redoes at most the
@@ -77,7 +78,7 @@ func (s *Section) Progress(details any) error {
 	}
 	if errors.Is(err, lease.ErrLost) {
 		s.lost(err)
-		return leaseLost(fmt.Sprintf("lease %q: a newer attempt of this section holds a later token", s.info.Resource), err)
+		return leaseLost(fmt.Sprintf("lease %q: this attempt is fenced out (a newer attempt took a later token, or the lease was released)", s.info.Resource), err)
 	}
 	return err
 }

@@ -45,7 +45,8 @@ type NodeState struct {
 	// TTL left on the lock or tombstone; 0 when free, -1 without expiry.
 	TTL time.Duration
 	// Fence is the resource's fence counter on this node: the highest
-	// token it handed out.
+	// token it handed out, or one past it for each release since (a
+	// release advances it, see ReleaseOwner).
 	Fence int64
 	// Guard is the node's restart guard state: "ready" (grants locks),
 	// "guarded" (lost its data and grants nothing for GuardedFor more),

@@ -377,6 +377,9 @@ func TestAPermitReleaseHandsTheSlotToAWaiter(t *testing.T) {
 			if _, err := sub.Receive(ctx); err != nil {
 				t.Fatal(err)
 			}
+			// Parked again (its backoff step may have come meanwhile): only a
+			// parked waiter is handed the slot.
+			waitUntil(t, 5*time.Second, "the waiter parked", func() bool { return c.ParkedPermits("handed") == 1 })
 			released := held[limit-1]
 			if err := released.Release(ctx); err != nil {
 				t.Fatal(err)

@@ -18,8 +18,8 @@ const (
 )
 
 // Release deletes the lease on every node where this owner still holds it
-// (compare-and-delete: never another owner's lock, invariant I3) and wakes
-// waiters. It is idempotent: releasing twice, or after expiry, is not an
+// (compare-and-delete: never another owner's lock, invariant I3), advances
+// the fence counter there (see ReleaseOwner), and wakes waiters. It is idempotent: releasing twice, or after expiry, is not an
 // error. It returns once a quorum of nodes has confirmed (at most one node
 // timeout); the other nodes' requests are already queued behind this
 // lease's earlier requests and complete in the background, also when ctx ends.
@@ -55,6 +55,16 @@ func (l *Lease) Release(ctx context.Context) error {
 // ReleaseOwner deletes resource's lock on every node where its owner value
 // is owner, as Lease.Release does, for a caller that kept only the owner
 // value (for example across processes). Idempotent.
+//
+// Every release leaves its mark in the fence counter: it advances the
+// counter where it deleted the lock and, when owner is a scope's
+// (NewScopeOwner), also where the scope's lock had expired but its record
+// could put it back. A lease's keeper, which heals only nodes that lost
+// their data, then cannot put the lock back, and once the release reached
+// a quorum the scope's keeps, continuing acquisitions (also ScopeFirst) and
+// progress saves fail with ErrLost. ScopeStart, for an acquisition no work
+// of the scope can have preceded, may take the free resource again: only
+// ReleaseScope ends a scope for good.
 func (c *Client) ReleaseOwner(ctx context.Context, resource, owner string) error {
 	if err := checkResource(resource); err != nil {
 		return err
@@ -75,7 +85,8 @@ func (c *Client) ReleaseOwner(ctx context.Context, resource, owner string) error
 
 // ReleaseHolder releases resource's lock on every node where any attempt of
 // holder holds it (see WithHolder), and wakes waiters. It never touches the
-// lock of another holder. Idempotent.
+// lock of another holder. Idempotent. It marks the release as ReleaseOwner
+// does, for the holder's scope (up to the epoch, when one is given).
 //
 // With an epoch, it leaves a tombstone instead of deleting: for tombstoneTTL
 // (0: the Client's TTL; at most the restart guard, else ErrTTLAboveGuard)

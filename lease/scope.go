@@ -23,7 +23,10 @@ import (
 // the record's proves that nobody else was granted the lock there since —
 // even if the scope's lock expired meanwhile, in which case it is put back.
 // Another owner's lock or tombstone, a moved counter or a release proves
-// the opposite: the scope lost that node (ErrScopeLost). A scope that lost
+// the opposite: the scope lost that node (ErrScopeLost). Every release
+// (Lease.Release, ReleaseOwner, ReleaseHolder, ForceRelease, ReleaseScope,
+// EndScope) moves the counter where it removed the scope's lock and where
+// the scope's expired lock could be put back, so no keep undoes it. A scope that lost
 // more nodes than N − quorum can never again hold a quorum: its operations
 // then fail with ErrLost, which is final. Nothing else is: down, slow or
 // guarded nodes, and a minority of refusals, are retried by the caller.
@@ -285,8 +288,9 @@ func (c *Client) keepScope(ctx context.Context, resource, owner string, ttl time
 // tombstoneTTL; 0: the Client's TTL), their records say so for the
 // Client's scope memory (so no attempt delivered late takes the lock
 // again, even after the tombstone expired), and their saved progress is
-// deleted. A later scope of the holder is left alone. Idempotent. Of opts
-// only ScopePermit counts: it releases a permit scope's slot.
+// deleted. Like every release it advances the fence counter (see
+// ReleaseOwner). A later scope of the holder is left alone. Idempotent. Of
+// opts only ScopePermit counts: it releases a permit scope's slot.
 func (c *Client) ReleaseScope(ctx context.Context, resource, holder string, epoch Epoch, tombstoneTTL time.Duration, opts ...ScopeOption) error {
 	return c.releaseScope(ctx, resource, holder, epoch, tombstoneTTL, "", opts)
 }
