@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -310,25 +311,8 @@ func TestAReleaseRacingAKeeperStaysARelease(t *testing.T) {
 		if _, err := c.AcquireScope(ctx, resource, owner, lease.ScopeFirst()); err != nil {
 			t.Fatal(err)
 		}
-		type keep struct {
-			start time.Time
-			err   error
-		}
-		stop := make(chan struct{})
-		keeps := make(chan keep, 1000)
-		go func() {
-			defer close(keeps)
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				start := time.Now()
-				_, err := keeper.KeepScope(ctx, resource, owner, ttl, true)
-				keeps <- keep{start, err}
-			}
-		}()
+		keeps := startKeepLoop(ctx, keeper, resource, owner, ttl)
+		defer keeps.stop()
 		time.Sleep(time.Duration(i%7) * 3 * time.Millisecond)
 		var err error
 		if i%2 == 0 {
@@ -341,19 +325,7 @@ func TestAReleaseRacingAKeeperStaysARelease(t *testing.T) {
 			t.Fatal(err)
 		}
 		time.Sleep(50 * time.Millisecond)
-		close(stop)
-		after := 0
-		for k := range keeps {
-			if k.start.After(released) {
-				after++
-				if k.err == nil {
-					t.Fatalf("round %d: a keep started %v after the release succeeded", i, k.start.Sub(released))
-				}
-			}
-		}
-		if after == 0 {
-			t.Fatalf("round %d: no keep ran after the release", i)
-		}
+		keeps.check(t, released, fmt.Sprintf("round %d: ", i))
 		for _, v := range lockValues(t, cluster, resource) {
 			if v == owner {
 				t.Fatalf("round %d: the released lock is back: %q", i, lockValues(t, cluster, resource))
@@ -414,5 +386,113 @@ func TestAReleaseOnABareQuorumHoldsThroughARestart(t *testing.T) {
 	}
 	if !lost {
 		t.Fatal("the keep never reported the loss once node 1's guard ended")
+	}
+}
+
+// A slow node that answers after the round: node 2 is paused while the
+// release is made (it reaches nodes 0 and 1) and while the scope's keeper
+// goes on keeping; both the release and the keeps queue on node 2 and run
+// there, in whatever order, when it resumes. No keep started after the
+// release succeeds, before or after node 2 answers, and the released lock
+// is never back on a quorum.
+func TestASlowNodeAnsweringAfterTheRoundKeepsNoReleasedScope(t *testing.T) {
+	ctx := context.Background()
+	cluster := leasetest.Start(t, 3)
+	ttl := 600 * time.Millisecond
+	opts := []lease.Option{lease.WithTTL(ttl), lease.WithNodeTimeout(100 * time.Millisecond)}
+	c := clientOn(t, cluster, opts...)
+	keeper := clientOn(t, cluster, opts...) // the scope's worker: its own connections
+	for i, kind := range releaseKinds {
+		t.Run(kind.name, func(t *testing.T) {
+			holder := fmt.Sprintf("ns/wf-%d/run/default", i)
+			owner := scopeOwner(t, holder, uint64(100+i))
+			if _, err := c.AcquireScope(ctx, "job", owner, lease.ScopeFirst()); err != nil {
+				t.Fatal(err)
+			}
+			settledValues(t, cluster, "job", owner)
+			if err := cluster.Nodes[2].Pause(); err != nil {
+				t.Fatal(err)
+			}
+			paused := true
+			defer func() {
+				if paused {
+					_ = cluster.Nodes[2].Resume()
+				}
+			}()
+			keeps := startKeepLoop(ctx, keeper, "job", owner, ttl)
+			defer keeps.stop()
+			time.Sleep(150 * time.Millisecond) // keeps queue on node 2
+			kind.release(ctx, t, c, holder, owner)
+			released := time.Now()
+			time.Sleep(150 * time.Millisecond) // keeps after the release queue there too
+			if err := cluster.Nodes[2].Resume(); err != nil {
+				t.Fatal(err)
+			}
+			paused = false
+			deadline := time.Now().Add(2 * ttl)
+			for time.Now().Before(deadline) {
+				if held := countOwner(lockValues(t, cluster, "job"), owner); held >= 2 {
+					t.Fatalf("the released lock is back on %d nodes: %q", held, lockValues(t, cluster, "job"))
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			keeps.check(t, released, "")
+			if _, err := c.AcquireScope(ctx, "job", owner); err == nil {
+				t.Fatal("the released scope was acquired again")
+			}
+			waitUntil(t, 2*ttl, "the lock is free everywhere", func() bool { return countOwner(lockValues(t, cluster, "job"), owner) == 0 })
+		})
+	}
+}
+
+// keepLoop is a scope's keeper keeping back to back, as a worker's does,
+// on its own client, until stopped.
+type keepLoop struct {
+	done  chan struct{}
+	once  sync.Once
+	keeps chan keepAttempt
+}
+
+type keepAttempt struct {
+	start time.Time
+	err   error
+}
+
+func startKeepLoop(ctx context.Context, keeper *lease.Client, resource, owner string, ttl time.Duration) *keepLoop {
+	l := &keepLoop{done: make(chan struct{}), keeps: make(chan keepAttempt, 10000)}
+	go func() {
+		defer close(l.keeps)
+		for {
+			select {
+			case <-l.done:
+				return
+			default:
+			}
+			start := time.Now()
+			_, err := keeper.KeepScope(ctx, resource, owner, ttl, true)
+			l.keeps <- keepAttempt{start, err}
+		}
+	}()
+	return l
+}
+
+func (l *keepLoop) stop() { l.once.Do(func() { close(l.done) }) }
+
+// check stops the loop and fails t if a keep that started after released
+// succeeded, or if none started after it.
+func (l *keepLoop) check(t *testing.T, released time.Time, round string) {
+	t.Helper()
+	l.stop()
+	after := 0
+	for k := range l.keeps {
+		if k.start.After(released) {
+			after++
+			if k.err == nil {
+				t.Fatalf("%sa keep started %v after the release succeeded", round, k.start.Sub(released))
+			}
+		}
+	}
+	if after == 0 {
+		t.Fatalf("%sno keep ran after the release", round)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -25,6 +26,13 @@ import (
 // keeper's retries to the frozen worker's open polls.)
 const chaosTTL = 8 * time.Second
 
+// The fault suite's solo jobs: ExclusiveJobs of soloSteps steps, one at a
+// time on the resource, for the operator to release.
+const (
+	soloPrefix = "solo-"
+	soloSteps  = 60
+)
+
 // chaosSeed is CHAOS_SEED when set (to replay a run), else the clock.
 func chaosSeed(t *testing.T) uint64 {
 	if s := os.Getenv("CHAOS_SEED"); s != "" {
@@ -41,27 +49,52 @@ func chaosSeed(t *testing.T) uint64 {
 // assumptions, so every job must complete: at most one worker is down or
 // frozen at a time (a replacement starts at once, and the next fault waits
 // until it polls), and at most ⌊(N−1)/2⌋ = 2 of the 5 lease nodes are out
-// at once (one in its restart guard, one paused).
+// at once (one in its restart guard, one paused). Its operator releases
+// live scopes, once in each way (operatorKinds).
 type temporalNemesis struct {
-	t       *testing.T
-	s       *stack
-	rnd     *rand.Rand
-	mu      sync.Mutex
-	workers []*workerProc
-	started int
-	guarded map[int]time.Time // node -> end of its restart guard (at most one at a time)
-	events  []string
-	kinds   map[string]int
+	t        *testing.T
+	s        *stack
+	op       *operator
+	resource string
+	releases []release
+	solo     atomic.Bool // the solo jobs run: the operator may release
+	rnd      *rand.Rand
+	mu       sync.Mutex
+	workers  []*workerProc
+	started  int
+	guarded  map[int]time.Time // node -> end of its restart guard (at most one at a time)
+	events   []string
+	kinds    map[string]int
 }
 
+// log records an injected fault; note, one skipped.
 func (n *temporalNemesis) log(kind, format string, args ...any) {
-	n.events = append(n.events, time.Now().Format("15:04:05.000")+" "+kind+": "+fmt.Sprintf(format, args...))
+	n.note(kind, format, args...)
+	n.mu.Lock()
 	n.kinds[kind]++
+	n.mu.Unlock()
+}
+
+func (n *temporalNemesis) note(kind, format string, args ...any) {
+	n.events = append(n.events, time.Now().Format("15:04:05.000")+" "+kind+": "+fmt.Sprintf(format, args...))
 }
 
 func (n *temporalNemesis) newWorker() *workerProc {
 	n.started++
 	return n.s.startWorker(fmt.Sprintf("w%d", n.started))
+}
+
+// pendingReleases returns the operator kinds not made yet.
+func (n *temporalNemesis) pendingReleases() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var pending []string
+	for _, k := range operatorKinds {
+		if n.kinds[k] == 0 {
+			pending = append(pending, k)
+		}
+	}
+	return pending
 }
 
 // step injects one fault, chosen by the seed, and clears it. It runs off
@@ -113,6 +146,17 @@ func (n *temporalNemesis) step(kind string) error {
 		}
 		n.guarded[i] = now.Add(65 * time.Second) // the workers' guard (1 min) and its drift allowance
 		n.log(kind, "node %d restarted empty", i)
+	case "release-scope", "release-holder", "force-release":
+		r, ok, err := n.op.release(context.Background(), kind, n.resource, soloPrefix, time.Minute)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			n.note(kind, "skipped: no solo job held the resource")
+			return nil
+		}
+		n.releases = append(n.releases, r)
+		n.log(kind, "released %s at %s (tokens up to %d, log at %d); it ended %s %s", r.job, r.at.Format("15:04:05.000"), r.token, r.logLen, r.status, r.endedWith())
 	case "pause-node":
 		i := n.rnd.IntN(len(n.s.nodes.Nodes))
 		d := 300*time.Millisecond + time.Duration(n.rnd.Int64N(int64(2*time.Second)))
@@ -134,8 +178,13 @@ func (n *temporalNemesis) step(kind string) error {
 // workflows contend for one resource on a real dev server, driven through
 // the temporal CLI, while a seeded nemesis SIGKILLs and freezes workers,
 // restarts lease nodes empty and pauses them; the staged jobs' sections
-// fail and are retried with a backoff longer than the TTL. Every job
-// completes, every step is written, each job's writes form one run in the
+// fail and are retried with a backoff longer than the TTL. Then solo jobs
+// run one at a time while the faults go on, and an operator releases
+// their live scopes (ReleaseScope, ReleaseHolder, ForceRelease, once
+// each). Every job not released completes with every step written; a released
+// job writes at most the step in flight after its release, starts no
+// section afterwards, and ends COMPLETED or FAILED with LeaseLost /
+// LeaseReleased (checkReleases); each job's writes form one run in the
 // fenced log (nobody held the resource in the middle of another's scope),
 // and no lock is left.
 func TestTemporalFaultSuite(t *testing.T) {
@@ -143,11 +192,11 @@ func TestTemporalFaultSuite(t *testing.T) {
 	t.Logf("seed %d (replay with CHAOS_SEED=%d)", seed, seed)
 	rnd := rand.New(rand.NewPCG(seed, 2))
 	s := newStack(t, "chaos")
-	n := &temporalNemesis{t: t, s: s, rnd: rnd, guarded: map[int]time.Time{}, kinds: map[string]int{}}
+	const resource = "chaos-press"
+	n := &temporalNemesis{t: t, s: s, op: newOperator(t, s), resource: resource, rnd: rnd, guarded: map[int]time.Time{}, kinds: map[string]int{}}
 	n.workers = []*workerProc{n.newWorker(), n.newWorker()}
 	n.workers[0].waitPolling(t, s)
 
-	const resource = "chaos-press"
 	want := map[string]int{} // job -> steps
 	var ids []string
 	for i := range 8 {
@@ -177,38 +226,65 @@ func TestTemporalFaultSuite(t *testing.T) {
 	nemWG.Add(1)
 	go func() {
 		defer nemWG.Done()
-		kinds := []string{"kill-worker", "freeze-worker", "restart-node-empty", "pause-node"}
-		deadline := time.Now().Add(3 * time.Minute)
+		// Every fault early, then at random; once the solo jobs run,
+		// every other step is an operator release not made yet.
+		faults := []string{"kill-worker", "freeze-worker", "restart-node-empty", "pause-node"}
+		deadline := time.Now().Add(4 * time.Minute)
 		for i := 0; time.Now().Before(deadline); i++ {
 			select {
 			case <-done:
 				return
 			case <-time.After(500*time.Millisecond + time.Duration(rnd.Int64N(int64(1500*time.Millisecond)))):
 			}
-			kind := kinds[i%len(kinds)] // every kind early, then at random
-			if i >= len(kinds) {
-				kind = kinds[rnd.IntN(len(kinds))]
+			var kind string
+			switch pending := n.pendingReleases(); {
+			case i < len(faults):
+				kind = faults[i]
+			case n.solo.Load() && len(pending) > 0 && rnd.IntN(2) == 0:
+				kind = pending[0]
+			default:
+				kind = faults[rnd.IntN(len(faults))]
 			}
 			if nemErr = n.step(kind); nemErr != nil {
 				return
 			}
 		}
 	}()
-	statuses := map[string]string{}
+	statuses, closeEvents := map[string]string{}, map[string]string{}
 	for _, id := range ids {
-		status, _, closeEvent := s.resultWithin(id, 5*time.Minute)
-		statuses[id] = status
-		if status != "COMPLETED" {
-			t.Errorf("%s: %s %s", id, status, closeEvent)
-		}
+		statuses[id], _, closeEvents[id] = s.resultWithin(id, 5*time.Minute)
+	}
+	// Then solo jobs, one at a time, for the operator to release: a
+	// release made while others wait hands the resource on at once, and
+	// the next holder's token would fence the released job out anyway;
+	// alone on the resource, only the release's marks stop it.
+	n.solo.Store(true)
+	for k := 0; k < 6 && len(n.pendingReleases()) > 0; k++ {
+		id := fmt.Sprintf("%s%d", soloPrefix, k)
+		ids = append(ids, id)
+		want[id] = soloSteps
+		s.startJob(id, jobRequest(resource, soloSteps, 250*time.Millisecond, chaosTTL, scopeHeartbeat))
+		statuses[id], _, closeEvents[id] = s.resultWithin(id, 5*time.Minute)
 	}
 	stopNemesis()
 	if nemErr != nil {
 		t.Errorf("nemesis: %v", nemErr)
 	}
 	t.Logf("nemesis schedule (seed %d):\n%s", seed, strings.Join(n.events, "\n"))
+	released := map[string]bool{}
+	for _, r := range n.releases {
+		released[r.job] = true
+	}
+	for _, id := range ids {
+		if !released[id] && statuses[id] != "COMPLETED" {
+			t.Errorf("%s: %s %s", id, statuses[id], closeEvents[id])
+		}
+	}
 
 	entries := s.logEntries()
+	for _, finding := range checkReleases(entries, n.releases) {
+		t.Errorf("operator release: %s", finding)
+	}
 	order, err := fencedstore.Check(entries)
 	if err != nil {
 		t.Errorf("fenced log: %v", err)
@@ -231,6 +307,9 @@ func TestTemporalFaultSuite(t *testing.T) {
 		}
 	}
 	for id, n := range want {
+		if released[id] {
+			continue // it ended at its release
+		}
 		for i := range n {
 			if steps[id][i] == 0 {
 				t.Errorf("%s: step %d never written", id, i)
@@ -256,11 +335,19 @@ func TestTemporalFaultSuite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"kill-worker", "freeze-worker", "restart-node-empty", "pause-node"} {
+	for _, k := range append([]string{"kill-worker", "freeze-worker", "restart-node-empty", "pause-node"}, operatorKinds...) {
 		if n.kinds[k] == 0 {
 			t.Errorf("fault %s never injected", k)
 		}
 	}
-	t.Logf("%d jobs, %d writes, %d steps written twice (a crash redoes at most the step in progress), %d stale writes refused by the fence; faults %v",
-		len(ids), len(entries), twice, len(rejected), n.kinds)
+	afterRelease := 0
+	for _, r := range n.releases {
+		for _, e := range entries[r.logLen:] {
+			if e.Holder == r.job {
+				afterRelease++
+			}
+		}
+	}
+	t.Logf("%d jobs (%d released by the operator, %d writes of theirs after the release), %d writes, %d steps written twice (a crash redoes at most the step in progress), %d stale writes refused by the fence; faults %v",
+		len(ids), len(n.releases), afterRelease, len(entries), twice, len(rejected), n.kinds)
 }
