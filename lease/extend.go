@@ -98,7 +98,7 @@ func (l *Lease) Extend(ctx context.Context) (err error) {
 		default:
 			failed = append(failed, c.nodeError(reply{node: r.node, err: errUnexpected(r.val)}))
 		}
-		return confirmed >= c.quorum || len(failed) > n-c.quorum
+		return c.decided(confirmed, refused+len(healable), n-confirmed-len(failed))
 	})
 	// Only a node that holds the lock confirms. A node that lost its data
 	// counts as not holding it: healing it must not make up a quorum.

@@ -17,8 +17,9 @@ import (
 // lock and, for a scope lease, also on the nodes where the scope's lock had
 // expired but its record could put it back: a holder that is alive loses
 // the resource. A lease's next extension fails (it ends with ErrLost and
-// its keeper stops); a scope lease's next keep or acquisition fails with
-// ErrLost once the release reached a quorum (so its lock is not put back);
+// its keeper stops); a scope lease's keeps and acquisitions fail once the
+// release reached a quorum (its lock is not put back), with ErrLost as soon
+// as one hears from more than N − quorum of the nodes the release reached;
 // and once the next holder has written with its newer token, the old
 // holder's fenced writes are refused. Until then nothing stops it from
 // acting. A lock whose owner changed since Inspect is left alone, and when

@@ -62,7 +62,8 @@ func (l *Lease) Release(ctx context.Context) error {
 // could put it back. A lease's keeper, which heals only nodes that lost
 // their data, then cannot put the lock back, and once the release reached
 // a quorum the scope's keeps, continuing acquisitions (also ScopeFirst) and
-// progress saves fail with ErrLost. ScopeStart, for an acquisition no work
+// progress saves fail: with ErrLost once one hears from more than N −
+// quorum of the nodes the release reached, for want of nodes before. ScopeStart, for an acquisition no work
 // of the scope can have preceded, may take the free resource again: only
 // ReleaseScope ends a scope for good.
 func (c *Client) ReleaseOwner(ctx context.Context, resource, owner string) error {

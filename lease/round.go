@@ -35,6 +35,19 @@ func (c *Client) round(ctx, base context.Context, targets []int, o *op, decide f
 	return c.collect(ctx, p[0], decide)
 }
 
+// decided reports whether a round of every node has its outcome: ok
+// confirmations make the quorum, proof answers prove a loss (more than
+// N − quorum nodes say the caller no longer holds them), or the pending
+// answers can change neither. A failed round that stopped as soon as the
+// quorum was out of reach would report a loss the nodes prove — a release
+// reached them all — as a mere want of nodes whenever the nodes that
+// failed first include one that proves nothing (down, in its restart
+// guard), and its caller would go on as if it might still hold.
+func (c *Client) decided(ok, proof, pending int) bool {
+	n := len(c.nodes)
+	return ok >= c.quorum || proof > n-c.quorum || (ok+pending < c.quorum && proof+pending <= n-c.quorum)
+}
+
 // roundOp is one round's op and the context its requests carry.
 type roundOp struct {
 	base context.Context

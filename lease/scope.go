@@ -256,8 +256,9 @@ func (c *Client) newScopeCall(resource, owner string, ttl time.Duration, opts []
 // !started and no node holds the scope and the loss is not proven; else a
 // *QuorumError (ErrNotExtended) when fewer than a quorum kept it
 // (retryable). With started, the verdict is on the nodes that answered
-// before a quorum was out of reach; without it, on every node that
-// answered within the node timeout. A caller that does not know the scope
+// before the outcome was decided (a quorum kept it, the loss is proven, or
+// no answer still to come could change either); without it, on every node
+// that answered within the node timeout. A caller that does not know the scope
 // started therefore misses a loss proven on N − quorum nodes or fewer
 // with the rest holding no record: it keeps getting retryable errors, and
 // the scope's next acquisition (which knows it started) reports the loss. Of opts
@@ -431,8 +432,12 @@ func (s scopeCall) round(ctx context.Context, targets []int, what string, arg in
 		default:
 			t.failed = append(t.failed, c.nodeError(reply{node: r.node, err: errUnexpected(r.val)}))
 		}
-		granted := t.granted()
-		return granted >= need || (!full && granted+t.pending(len(targets)) < need)
+		// Out of reach of its quorum, a round still waits for answers
+		// that could prove the loss (see Client.decided).
+		granted, pending := t.granted(), t.pending(len(targets))
+		proof := t.lost + t.unknown
+		return granted >= need || (!full && granted+pending < need &&
+			(t.superseded > 0 || proof > len(c.nodes)-c.quorum || proof+pending <= len(c.nodes)-c.quorum))
 	})
 	sortNodes(t.failed)
 	return t, err

@@ -100,7 +100,7 @@ func (c *Client) saveProgress(ctx context.Context, resource, owner string, token
 			refused++
 			failed = append(failed, c.nodeError(reply{node: r.node, err: ErrSuperseded}))
 		}
-		return checked >= c.quorum || len(failed) > n-c.quorum
+		return c.decided(checked, refused, n-checked-len(failed))
 	})
 	if err != nil {
 		return err
@@ -127,7 +127,7 @@ func (c *Client) saveProgress(ctx context.Context, resource, owner string, token
 			released++
 			failed = append(failed, c.nodeError(reply{node: r.node, err: ErrScopeEnded}))
 		}
-		return stored >= c.quorum || len(failed) > n-c.quorum
+		return c.decided(stored, released, n-stored-len(failed))
 	})
 	if err != nil {
 		return err
