@@ -137,7 +137,7 @@ func (n *temporalNemesis) step(kind string) error {
 			}
 		}
 		if busy >= 1 { // with a paused node that makes the most the lease tolerates
-			n.log(kind, "skipped: a node is in its guard")
+			n.note(kind, "skipped: a node is in its guard")
 			return nil
 		}
 		i := free[n.rnd.IntN(len(free))]
