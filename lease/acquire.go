@@ -4,12 +4,11 @@ import (
 	"context"
 	"errors"
 	"sort"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
 	"github.com/redlease/redlease/internal/faultseam"
+	"github.com/redlease/redlease/lease/internal/script"
 )
 
 // Acquire takes the lease on resource: one parallel round to all nodes,
@@ -118,7 +117,7 @@ func (c *Client) waitAcquire(ctx context.Context, resource string, ac acquireCon
 // it tries: within one Client, waiting calls are served in arrival order,
 // and a caller that just released does not barge back in.
 func (c *Client) retryWhileRefused(ctx context.Context, k keys, wait time.Duration, spec *handoffSpec, try func(*handoff) error) error {
-	channel := k.channel
+	channel := k.Channel
 	e, queued := c.waker.watch(c.nodes, channel, spec)
 	defer func() {
 		if h := c.waker.leave(channel, e); h != nil {
@@ -217,14 +216,14 @@ func (c *Client) newAttempt(k keys, owner string, ac acquireConfig) *acquireAtte
 	} else {
 		a.fences, a.taken = make([]int64, n), make([]bool, n)
 	}
-	a.keyv = [3]string{k.lock, k.fence, nodeKey}
+	a.keyv = [3]string{k.Lock, k.Fence, script.NodeKey}
 	ttl := any(ac.ttl.Milliseconds())
 	if ac.ttl == c.cfg.ttl {
 		ttl = c.ttlArg // boxed once
 	}
 	a.argv = [9]any{owner, ttl, holderPrefix(ac.holder), string(ac.epoch), takeover, fenceFloor(faultseam.Now()),
 		c.guardArgs[0], c.guardArgs[1], c.guardArgs[2]}
-	a.opv = op{script: acquireScript, keys: a.keyv[:], args: a.argv[:], decode: decodeInt64Slice}
+	a.opv = op{script: script.Acquire, keys: a.keyv[:], args: a.argv[:], decode: decodeInt64Slice}
 	a.op = &a.opv
 	a.start = c.cfg.clock.now()
 	return a
@@ -238,10 +237,10 @@ func (c *Client) decideAcquire(ctx context.Context, a *acquireAttempt) func(repl
 		switch {
 		case r.err != nil:
 			a.failed = append(a.failed, c.acquireNodeError(r))
-		case len(v) == 2 && v[0] == 1:
+		case len(v) == 2 && v[0] == script.AcquireHeld:
 			a.granted = append(a.granted, r.node)
 			a.fences[r.node] = v[1]
-		case len(v) == 2 && v[0] == 2:
+		case len(v) == 2 && v[0] == script.AcquireGuarded:
 			ne := c.nodeError(reply{node: r.node, err: ErrNodeGuarded})
 			ne.GuardedUntil = time.Now().Add(time.Duration(v[1]) * time.Millisecond)
 			c.obs.guarded(ctx, r.node, time.Duration(v[1])*time.Millisecond)
@@ -359,12 +358,12 @@ func (c *Client) raiseFences(ctx context.Context, k keys, owner string, token in
 	}
 	raised := 0
 	var failed []*NodeError
-	raiseOp := &op{script: raiseFenceScript, keys: []string{k.lock, k.fence}, args: []any{owner, token}, decode: decodeInt64}
+	raiseOp := &op{script: script.RaiseFence, keys: []string{k.Lock, k.Fence}, args: []any{owner, token}, decode: decodeInt64}
 	err := c.round(ctx, ctx, behind, raiseOp, func(r reply) bool {
 		switch {
 		case r.err != nil:
 			failed = append(failed, c.nodeError(r))
-		case r.val == int64(1):
+		case r.val == script.RaiseFenceOK:
 			raised++
 		default:
 			failed = append(failed, c.nodeError(reply{node: r.node, err: ErrNotHeld}))
@@ -421,18 +420,16 @@ func (c *Client) notAcquired(resource string, acquired int, failed []*NodeError,
 
 // acquireNodeError reads the errors the acquire script raises.
 func (c *Client) acquireNodeError(r reply) *NodeError {
-	msg := r.err.Error()
-	switch {
-	case strings.Contains(msg, "redlease: fence counter exhausted"):
+	switch failure, n := script.Parse(r.err); failure {
+	case script.FenceExhausted:
 		return c.nodeError(reply{node: r.node, err: ErrFenceExhausted})
-	case strings.Contains(msg, "redlease: permit limit "):
+	case script.PermitLimit:
 		ne := c.nodeError(reply{node: r.node, err: ErrPermitLimit})
-		ne.Limit, _ = strconv.Atoi(strings.TrimSpace(msg[strings.Index(msg, "redlease: permit limit ")+len("redlease: permit limit "):]))
+		ne.Limit = int(n)
 		return ne
-	case strings.Contains(msg, "redlease: guard "):
+	case script.GuardMismatch:
 		ne := c.nodeError(reply{node: r.node, err: ErrGuardMismatch})
-		ms, _ := strconv.ParseInt(strings.TrimSpace(msg[strings.Index(msg, "redlease: guard ")+len("redlease: guard "):]), 10, 64)
-		ne.Guard = time.Duration(ms) * time.Millisecond
+		ne.Guard = time.Duration(n) * time.Millisecond
 		return ne
 	}
 	return c.nodeError(r)

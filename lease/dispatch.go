@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redlease/redlease/lease/internal/script"
 )
 
 // request is one script call to one node.
@@ -257,8 +258,8 @@ func hasNoScript(cmds []*redis.Cmd) bool {
 // loadScripts loads every script of the package into node's cache.
 func loadScripts(ctx context.Context, node Node) error {
 	pipe := node.Pipeline()
-	for _, source := range scriptSources {
-		pipe.ScriptLoad(ctx, source)
+	for _, src := range script.Sources {
+		pipe.ScriptLoad(ctx, src)
 	}
 	_, err := pipe.Exec(ctx)
 	return err

@@ -44,7 +44,7 @@ func (c *Client) Parked(resource string) int {
 	c.waker.mu.Lock()
 	defer c.waker.mu.Unlock()
 	n := 0
-	for _, e := range c.waker.waiters[keysFor(resource).channel] {
+	for _, e := range c.waker.waiters[keysFor(resource).Channel] {
 		if e.parked {
 			n++
 		}
@@ -69,7 +69,7 @@ func (c *Client) ParkedPermits(resource string) int {
 	c.waker.mu.Lock()
 	defer c.waker.mu.Unlock()
 	n := 0
-	for _, e := range c.waker.waiters[permitKeys(resource, 0).channel] {
+	for _, e := range c.waker.waiters[permitKeys(resource, 0).Channel] {
 		if e.parked {
 			n++
 		}

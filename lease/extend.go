@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/redlease/redlease/lease/internal/script"
 )
 
 // Extend resets the lease's TTL on the nodes: compare-and-PEXPIRE. Only
@@ -81,18 +83,18 @@ func (l *Lease) Extend(ctx context.Context) (err error) {
 	var healable []int // nodes that lost their data and may get the lock back
 	answered := make([]bool, n)
 	var failed []*NodeError
-	extendOp := &op{script: extendScript, keys: []string{l.keys.lock, l.keys.fence, nodeKey}, args: []any{l.owner, l.ttl.Milliseconds(), l.token}, decode: decodeInt64}
+	extendOp := &op{script: script.Extend, keys: []string{l.keys.Lock, l.keys.Fence, script.NodeKey}, args: []any{l.owner, l.ttl.Milliseconds(), l.token}, decode: decodeInt64}
 	err = c.round(ctx, ctx, c.allNodes(), extendOp, func(r reply) bool {
 		answered[r.node] = true
 		switch {
 		case r.err != nil:
 			failed = append(failed, c.nodeError(r))
-		case r.val == int64(1):
+		case r.val == script.ExtendOK:
 			confirmed++
-		case r.val == int64(2):
+		case r.val == script.ExtendHealable:
 			healable = append(healable, r.node)
 			failed = append(failed, c.nodeError(reply{node: r.node, err: ErrNotHeld}))
-		case r.val == int64(0):
+		case r.val == script.ExtendRefused:
 			refused++
 			failed = append(failed, c.nodeError(reply{node: r.node, err: ErrNotHeld}))
 		default:
@@ -131,7 +133,7 @@ func (l *Lease) Extend(ctx context.Context) (err error) {
 			}
 		}
 		if len(healable) > 0 {
-			c.sendTo(healable, &op{script: healScript, keys: extendOp.keys, args: extendOp.args, decode: decodeInt64})
+			c.sendTo(healable, &op{script: script.Heal, keys: extendOp.keys, args: extendOp.args, decode: decodeInt64})
 		}
 		if !l.extended(start.add(l.ttl - c.cfg.drift(l.ttl))) {
 			if cause := l.Err(); cause != ErrLost {

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redlease/redlease/lease/internal/script"
 )
 
 // ForceRelease deletes resource's lock on every node where its owner is
@@ -45,12 +46,12 @@ func (c *Client) ForceRelease(ctx context.Context, resource, ownerID string) (in
 	// The first round deletes the lock and learns the owner's holder; the
 	// second marks the scope's record where the lock had expired (and
 	// deletes a lock put back in between).
-	holder, err := c.forceRound(ctx, resource, &op{script: forceReleaseScript, keys: []string{k.lock, k.fence},
-		args: []any{ownerID, k.channel, resource}, decode: decodeForce}, released)
+	holder, err := c.forceRound(ctx, resource, &op{script: script.ForceRelease, keys: []string{k.Lock, k.Fence},
+		args: []any{ownerID, k.Channel, resource}, decode: decodeForce}, released)
 	if err == nil && holder != "" {
-		record, _ := scopeKeys(resource, holder)
-		_, err = c.forceRound(ctx, resource, &op{script: forceReleaseScript, keys: []string{k.lock, k.fence, record},
-			args: []any{ownerID, k.channel, resource}, decode: decodeForce}, released)
+		record, _ := script.ScopeKeys(resource, holder)
+		_, err = c.forceRound(ctx, resource, &op{script: script.ForceRelease, keys: []string{k.Lock, k.Fence, record},
+			args: []any{ownerID, k.Channel, resource}, decode: decodeForce}, released)
 	}
 	n := 0
 	for _, r := range released {

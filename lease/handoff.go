@@ -63,7 +63,7 @@ func (c *Client) handOffRelease(ctx context.Context, k keys, o *op) (p []*posted
 	c.waker.mu.Lock()
 	defer c.waker.mu.Unlock()
 	w := &c.waker
-	e := w.handOffTarget(k.channel)
+	e := w.handOffTarget(k.Channel)
 	if e == nil || e.spec.ctx.Err() != nil || e.spec.limit != k.permitLimit {
 		return nil, false
 	}
@@ -84,10 +84,10 @@ func (c *Client) handOffRelease(ctx context.Context, k keys, o *op) (p []*posted
 	ps, err := c.post(false, c.all, roundOp{base: context.WithoutCancel(ctx), op: o}, roundOp{base: context.WithoutCancel(e.spec.ctx), op: a.op})
 	if err != nil {
 		c.inflight.RUnlock()
-		o.args[2] = k.channel
+		o.args[2] = k.Channel
 		return nil, false
 	}
-	w.chain[k.channel]++
+	w.chain[k.Channel]++
 	c.handoffs.Add(1)
 	c.obs.handedOff(ctx)
 	e.parked = false
@@ -126,7 +126,7 @@ func (c *Client) completeHanded(ctx context.Context, h *handoff, stats *acquireS
 	defer c.inflight.RUnlock() // taken by the releaser for this attempt
 	l, err := c.finishAcquire(ctx, h.a, h.p, nil, stats)
 	if err != nil && ctx.Err() != nil {
-		c.waker.notify(h.a.k.channel) // to this waiter, first in line: leave passes it on
+		c.waker.notify(h.a.k.Channel) // to this waiter, first in line: leave passes it on
 	}
 	return l, err
 }
@@ -140,5 +140,5 @@ func (c *Client) abandonHanded(h *handoff) {
 	detached := context.Background()
 	_ = c.round(detached, detached, c.all, releaseOp(h.a.k, h.a.owner, "", true), func(reply) bool { return false })
 	c.inflight.RUnlock() // taken by the releaser for this attempt
-	c.waker.notify(h.a.k.channel)
+	c.waker.notify(h.a.k.Channel)
 }

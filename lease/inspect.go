@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redlease/redlease/lease/internal/script"
 )
 
 // LockState is what a node holds in a resource's lock key.
@@ -100,7 +101,7 @@ func (c *Client) Inspect(ctx context.Context, resource string) (Status, error) {
 	for i := range st.Nodes {
 		st.Nodes[i] = NodeState{Node: i, Addr: c.addrs[i], Lock: LockUnknown}
 	}
-	o := &op{script: inspectScript, keys: []string{k.lock, k.fence, nodeKey}, decode: decodeSlice}
+	o := &op{script: script.Inspect, keys: []string{k.Lock, k.Fence, script.NodeKey}, decode: decodeSlice}
 	err := c.round(ctx, ctx, c.allNodes(), o, func(r reply) bool {
 		n := &st.Nodes[r.node]
 		if r.err != nil {

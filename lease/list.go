@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/redlease/redlease/lease/internal/script"
 )
 
 // Listing is the outcome of List.
@@ -45,7 +47,7 @@ func (c *Client) List(ctx context.Context, prefix string, max int) (Listing, err
 	if closed {
 		return Listing{}, ErrClosed
 	}
-	match := "redlease:{" + globEscape(prefix) + "*}:lock"
+	match := script.LockPattern(prefix)
 	var (
 		mu    sync.Mutex
 		found = map[string]bool{}
@@ -99,7 +101,7 @@ func (c *Client) scanNode(ctx context.Context, node Node, match string, want int
 		}
 		keys, next := scan.Val()
 		for _, k := range keys {
-			if r, ok := resourceOfLockKey(k); ok {
+			if r, ok := script.ResourceOfLock(k); ok {
 				names = append(names, r)
 			}
 		}
@@ -111,19 +113,4 @@ func (c *Client) scanNode(ctx context.Context, node Node, match string, want int
 		}
 	}
 	return names, true, nil
-}
-
-// resourceOfLockKey is the resource of a key redlease:{R}:lock.
-func resourceOfLockKey(k string) (string, bool) {
-	r, ok := strings.CutPrefix(k, "redlease:{")
-	if !ok {
-		return "", false
-	}
-	r, ok = strings.CutSuffix(r, "}:lock")
-	return r, ok && r != "" && !strings.ContainsAny(r, "{}")
-}
-
-// globEscape escapes the glob characters of a SCAN MATCH pattern.
-func globEscape(s string) string {
-	return strings.NewReplacer(`\`, `\\`, "*", `\*`, "?", `\?`, "[", `\[`, "]", `\]`).Replace(s)
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redlease/redlease/lease/internal/script"
 	"go.opentelemetry.io/otel/attribute"
 )
 
@@ -128,17 +129,6 @@ func (c *Client) AcquirePermit(ctx context.Context, resource string, limit int, 
 	return p, err
 }
 
-// permitKeys are the keys of one slot of resource's permits: its lock and
-// fence counter (a slot is a lease of its own, healed like one), and the
-// release channel that all slots share.
-func permitKeys(resource string, slot int) keys {
-	base := "redlease:{" + resource + "}:permit:" + strconv.Itoa(slot)
-	return keys{resource: resource, lock: base, fence: base + ":fence", channel: "redlease:{" + resource + "}:permits:released", slot: slot}
-}
-
-// permitLimitKey records the resource's permit limit on each node.
-func permitLimitKey(resource string) string { return "redlease:{" + resource + "}:permits:limit" }
-
 // tryPermit is one permit acquisition: the read round that finds a free
 // slot (unless there is only one), then the acquisition round for it.
 func (c *Client) tryPermit(ctx context.Context, resource string, limit int, ac acquireConfig, stats *acquireStats) (*Permit, error) {
@@ -166,8 +156,8 @@ func (c *Client) newPermitAttempt(k keys, limit int, ac acquireConfig) *acquireA
 	k.permitLimit = limit
 	a := c.newAttempt(k, newOwner("", ""), ac)
 	a.opv = op{
-		script: permitAcquireScript,
-		keys:   []string{k.lock, k.fence, nodeKey, permitLimitKey(k.resource)},
+		script: script.PermitAcquire,
+		keys:   []string{k.Lock, k.Fence, script.NodeKey, script.PermitLimitKey(k.resource)},
 		args:   append(a.argv[:9:9], strconv.Itoa(limit)),
 		decode: decodeInt64Slice,
 	}
@@ -201,7 +191,7 @@ func (c *Client) repairPermitLimit(resource string, limit int, failed []*NodeErr
 	for _, ne := range failed {
 		if errors.Is(ne.Err, ErrPermitLimit) && !repaired[ne.Node] {
 			repaired[ne.Node] = true
-			o := &op{script: permitLimitRepairScript, keys: []string{permitLimitKey(resource)},
+			o := &op{script: script.PermitLimitRepair, keys: []string{script.PermitLimitKey(resource)},
 				args: []any{strconv.Itoa(ne.Limit), strconv.Itoa(limit)}, decode: decodeInt64}
 			c.sendTo([]int{ne.Node}, o)
 		}
@@ -236,16 +226,16 @@ type slotSurvey struct {
 // held slot, with Held and Limit set.
 func (c *Client) freePermitSlot(ctx context.Context, resource string, limit int, prefix string) (slotSurvey, error) {
 	ks := make([]string, limit+1)
-	ks[0] = permitLimitKey(resource)
+	ks[0] = script.PermitLimitKey(resource)
 	for i := range limit {
-		ks[i+1] = permitKeys(resource, i).lock
+		ks[i+1] = permitKeys(resource, i).Lock
 	}
 	free := make([]int, limit) // nodes that report the slot free
 	ours := make([]int, limit) // nodes where prefix's holder holds the slot
 	shortest := make([]time.Duration, limit)
 	answered := 0
 	var failed, mismatched []*NodeError
-	readOp := &op{script: permitFreeScript, keys: ks, decode: decodeInt64Slice}
+	readOp := &op{script: script.PermitFree, keys: ks, decode: decodeInt64Slice}
 	if prefix != "" {
 		readOp.args = []any{prefix}
 	}

@@ -1,6 +1,10 @@
 package lease
 
-import "time"
+import (
+	"time"
+
+	"github.com/redlease/redlease/lease/internal/script"
+)
 
 // place is the lock a scope operation acts on: a resource's lease, or one
 // slot of the resource's permits (see AcquirePermit). A permit scope is a
@@ -29,10 +33,9 @@ func (p place) keys() keys {
 // token, whichever slot it reaches for.
 func (p place) scopeKeys(holder string) (record, progress string) {
 	if p.slot < 0 {
-		return scopeKeys(p.resource, holder)
+		return script.ScopeKeys(p.resource, holder)
 	}
-	base := "redlease:{" + p.resource + "}:permits:"
-	return base + "scope:" + holder, base + "progress:" + holder
+	return script.PermitScopeKeys(p.resource, holder)
 }
 
 // ScopePermit makes a scope operation act on slot of the resource's

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redlease/redlease/lease/internal/script"
 	"go.opentelemetry.io/otel/attribute"
 )
 
@@ -78,7 +79,7 @@ func (c *Client) ReleaseOwner(ctx context.Context, resource, owner string) error
 	}
 	o := releaseOp(keysFor(resource), owner, "", true)
 	if holder, _, err := parseScopeOwner(owner); err == nil {
-		record, _ := scopeKeys(resource, holder)
+		record, _ := script.ScopeKeys(resource, holder)
 		o = withRecord(o, record)
 	}
 	return c.runRelease(ctx, keysFor(resource), o, 0, false)
@@ -177,7 +178,7 @@ func (c *Client) runRelease(ctx context.Context, k keys, o *op, token int64, han
 	}
 	if !handed {
 		if o.args[2] != "" {
-			c.waker.announced(k.channel)
+			c.waker.announced(k.Channel)
 		}
 		p, err = c.post(true, c.all, roundOp{base: context.WithoutCancel(ctx), op: o})
 	}
@@ -209,14 +210,14 @@ func (c *Client) runRelease(ctx context.Context, k keys, o *op, token int64, han
 func releaseOp(k keys, owner, prefix string, announce bool) *op {
 	channel := ""
 	if announce {
-		channel = k.channel
+		channel = k.Channel
 	}
 	r := &struct { // one allocation for the op, its keys and arguments
 		op   op
 		keys [3]string
 		args [7]any
-	}{keys: [3]string{k.lock, k.fence}, args: [7]any{owner, prefix, channel, k.resource, "", 0, ""}}
-	r.op = op{script: releaseScript, keys: r.keys[:2], args: r.args[:], decode: decodeInt64, final: true}
+	}{keys: [3]string{k.Lock, k.Fence}, args: [7]any{owner, prefix, channel, k.resource, "", 0, ""}}
+	r.op = op{script: script.Release, keys: r.keys[:2], args: r.args[:], decode: decodeInt64, final: true}
 	return &r.op
 }
 

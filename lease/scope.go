@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/redlease/redlease/internal/faultseam"
+	"github.com/redlease/redlease/lease/internal/script"
 	"go.opentelemetry.io/otel/attribute"
 )
 
@@ -311,7 +312,7 @@ func (c *Client) releaseScope(ctx context.Context, resource, holder string, epoc
 		return invalid("epoch", "ReleaseScope needs the release's epoch")
 	}
 	_, progress := at.scopeKeys(holder)
-	o.script = scopeReleaseScript
+	o.script = script.ScopeRelease
 	o.keys = append(o.keys, progress) // after the lock, fence and record keys
 	conditional := ""
 	if owner != "" {
@@ -371,16 +372,16 @@ func (s scopeCall) op(what string, arg int64) *op {
 	record, progress := s.at.scopeKeys(s.holder)
 	g := s.c.guardArgs
 	o := &op{
-		script: scopeScript,
-		keys:   []string{k.lock, k.fence, nodeKey, record, progress},
+		script: script.Scope,
+		keys:   []string{k.Lock, k.Fence, script.NodeKey, record, progress},
 		args: []any{s.owner, s.ttl.Milliseconds(), holderPrefix(s.holder), string(s.epoch), what, arg,
 			g[0], g[1], g[2], s.c.cfg.scopeMemory.Milliseconds(), string(s.attempt)},
 		decode: decodeInt64Slice,
 	}
 	if s.limit > 0 && what == "start" {
 		// A permit scope's start checks the limit (permit_limit.lua).
-		o.script = permitScopeStartScript
-		o.keys = append(o.keys, permitLimitKey(s.at.resource))
+		o.script = script.PermitScopeStart
+		o.keys = append(o.keys, script.PermitLimitKey(s.at.resource))
 		o.args = append(o.args, strconv.Itoa(s.limit))
 	}
 	return o
@@ -399,34 +400,34 @@ func (s scopeCall) round(ctx context.Context, targets []int, what string, arg in
 		switch {
 		case r.err != nil:
 			t.failed = append(t.failed, c.acquireNodeError(r))
-		case len(v) == 3 && v[0] == 1:
+		case len(v) == 3 && v[0] == script.ScopeHeld:
 			t.held = append(t.held, r.node)
 			t.fences[r.node] = v[1]
 			if v[2] == 1 {
 				t.fresh = append(t.fresh, r.node)
 			}
-		case len(v) == 2 && v[0] == 2:
+		case len(v) == 2 && v[0] == script.ScopeGuarded:
 			ne := c.nodeError(reply{node: r.node, err: ErrNodeGuarded})
 			ne.GuardedUntil = time.Now().Add(time.Duration(v[1]) * time.Millisecond)
 			c.obs.guarded(ctx, r.node, time.Duration(v[1])*time.Millisecond)
 			t.failed = append(t.failed, ne)
-		case len(v) == 2 && v[0] == 0:
+		case len(v) == 2 && v[0] == script.ScopeTaken:
 			ne := c.nodeError(reply{node: r.node, err: ErrTaken})
 			if v[1] > 0 {
 				ne.TTL = time.Duration(v[1]) * time.Millisecond
 			}
 			t.failed = append(t.failed, ne)
-		case len(v) == 2 && v[0] == 3:
+		case len(v) == 2 && v[0] == script.ScopeLost:
 			t.lost++
 			t.failed = append(t.failed, c.nodeError(reply{node: r.node, err: ErrScopeLost}))
-		case len(v) == 2 && v[0] == 5:
+		case len(v) == 2 && v[0] == script.ScopeReleased:
 			t.lost++
 			t.released++
 			t.failed = append(t.failed, c.nodeError(reply{node: r.node, err: ErrScopeEnded}))
-		case len(v) == 2 && v[0] == 6:
+		case len(v) == 2 && v[0] == script.ScopeSuperseded:
 			t.superseded++
 			t.failed = append(t.failed, c.nodeError(reply{node: r.node, err: ErrSuperseded}))
-		case len(v) == 2 && v[0] == 4:
+		case len(v) == 2 && v[0] == script.ScopeNoRecord:
 			t.unknown++
 			t.failed = append(t.failed, c.nodeError(reply{node: r.node, err: ErrNoScopeRecord}))
 		default:
@@ -605,7 +606,7 @@ func (s scopeCall) undo(ctx context.Context, nodes []int) {
 		return
 	}
 	record, _ := s.at.scopeKeys(s.holder)
-	o := &op{script: scopeUndoScript, keys: []string{s.at.keys().lock, record}, args: []any{s.owner}, decode: decodeInt64, final: true}
+	o := &op{script: script.ScopeUndo, keys: []string{s.at.keys().Lock, record}, args: []any{s.owner}, decode: decodeInt64, final: true}
 	detached := context.WithoutCancel(ctx)
 	_ = s.c.round(detached, detached, nodes, o, func(reply) bool { return false })
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redlease/redlease/lease/internal/script"
 )
 
 // Progress is saved in two rounds, so that a load can tell a save that
@@ -85,16 +86,16 @@ func (c *Client) saveProgress(ctx context.Context, resource, owner string, token
 	c.inflight.RLock()
 	defer c.inflight.RUnlock()
 	n := len(c.nodes)
-	check := &op{script: progressCheckScript, keys: []string{p.k.lock, p.k.fence}, args: []any{owner, token}, decode: decodeInt64}
+	check := &op{script: script.ProgressCheck, keys: []string{p.k.Lock, p.k.Fence}, args: []any{owner, token}, decode: decodeInt64}
 	checked, refused := 0, 0
 	var failed []*NodeError
 	err = c.round(ctx, ctx, c.allNodes(), check, func(r reply) bool {
 		switch {
 		case r.err != nil:
 			failed = append(failed, c.nodeError(r))
-		case r.val == int64(1):
+		case r.val == script.CheckOK:
 			checked++
-		case r.val == int64(2): // the lock expired there: not a proof
+		case r.val == script.CheckExpired: // not a proof
 			failed = append(failed, c.nodeError(reply{node: r.node, err: ErrNotHeld}))
 		default:
 			refused++
@@ -112,7 +113,7 @@ func (c *Client) saveProgress(ctx context.Context, resource, owner string, token
 		}
 		return qe
 	}
-	commit := &op{script: progressCommitScript, keys: []string{p.progress, p.record},
+	commit := &op{script: script.ProgressCommit, keys: []string{p.progress, p.record},
 		args:   []any{owner, string(p.epoch), token, seq, field, data, c.cfg.scopeMemory.Milliseconds()},
 		decode: decodeInt64}
 	stored, released := 0, 0
@@ -121,7 +122,7 @@ func (c *Client) saveProgress(ctx context.Context, resource, owner string, token
 		switch {
 		case r.err != nil:
 			failed = append(failed, c.nodeError(r))
-		case r.val == int64(1):
+		case r.val == script.CommitStored:
 			stored++
 		default:
 			released++
@@ -181,7 +182,7 @@ func (c *Client) loadProgress(ctx context.Context, resource, owner, field string
 	}
 	c.inflight.RLock()
 	defer c.inflight.RUnlock()
-	o := &op{script: progressLoadScript, keys: []string{p.progress, p.record}, args: []any{field, owner, string(p.epoch)}, decode: decodeProgressLoad}
+	o := &op{script: script.ProgressLoad, keys: []string{p.progress, p.record}, args: []any{field, owner, string(p.epoch)}, decode: decodeProgressLoad}
 	var (
 		failed                      []*NodeError
 		answered, inScope, released int
@@ -195,9 +196,9 @@ func (c *Client) loadProgress(ctx context.Context, resource, owner, field string
 		answered++
 		l := r.val.(progressLoad)
 		switch l.state {
-		case 1:
+		case script.LoadInScope:
 			inScope++
-		case 5:
+		case script.LoadReleased:
 			released++
 		}
 		if v, ok := parseProgress(l.value); ok && v.owner == owner && v.after(newest) {

@@ -216,7 +216,7 @@ func noteProbe(ctx context.Context, o *outcome, lock redlock) {
 }
 
 // guardState reads a node's restart guard from its node key (the format
-// of lease/scripts/acquire.lua, "guard:window:since:state" in ms of the
+// of lease/internal/script/acquire.lua, "guard:window:since:state" in ms of the
 // node's clock) and the node's TIME: whether it grants locks, and if not,
 // for how long more.
 func guardState(ctx context.Context, rdb *redis.Client) string {

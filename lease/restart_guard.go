@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redlease/redlease/lease/internal/script"
 )
 
 // The restart guard (invariant I7). A node that lost its data forgets the
@@ -40,7 +41,7 @@ func InitNode(ctx context.Context, node redis.Scripter) (created bool, err error
 	if node == nil {
 		return false, invalid("node", "nil")
 	}
-	n, err := initNodeScript.Run(ctx, node, []string{nodeKey}).Int64()
+	n, err := script.InitNode.Run(ctx, node, []string{script.NodeKey}).Int64()
 	if err != nil {
 		return false, fmt.Errorf("lease: init node: %w", err)
 	}
