@@ -181,7 +181,9 @@ func (n *temporalNemesis) step(kind string) error {
 // fail and are retried with a backoff longer than the TTL. Then solo jobs
 // run one at a time while the faults go on, and an operator releases
 // their live scopes (ReleaseScope, ReleaseHolder, ForceRelease, once
-// each). Every job not released completes with every step written; a released
+// each). Every job not released completes with every step written (or,
+// when its last section's result was lost after that section ended the
+// scope, fails with LeaseReleased, every step written); a released
 // job writes at most the step in flight after its release, starts no
 // section afterwards, and ends COMPLETED or FAILED with LeaseLost /
 // LeaseReleased (checkReleases); each job's writes form one run in the
@@ -275,12 +277,6 @@ func TestTemporalFaultSuite(t *testing.T) {
 	for _, r := range n.releases {
 		released[r.job] = true
 	}
-	for _, id := range ids {
-		if !released[id] && statuses[id] != "COMPLETED" {
-			t.Errorf("%s: %s %s", id, statuses[id], closeEvents[id])
-		}
-	}
-
 	entries := s.logEntries()
 	for _, finding := range checkReleases(entries, n.releases) {
 		t.Errorf("operator release: %s", finding)
@@ -305,6 +301,22 @@ func TestTemporalFaultSuite(t *testing.T) {
 		if steps[e.Holder][e.Step]++; steps[e.Holder][e.Step] == 2 {
 			twice++
 		}
+	}
+	// A job whose last section ended the scope and then lost its result
+	// (its worker frozen or killed before it reported) fails with
+	// LeaseReleased: the retry finds the scope over and does not run —
+	// the README's documented case. Its work is done: every step written.
+	resultLost := 0
+	for _, id := range ids {
+		if released[id] || statuses[id] == "COMPLETED" {
+			continue
+		}
+		if statuses[id] == "FAILED" && strings.Contains(closeEvents[id], `"LeaseReleased"`) {
+			resultLost++
+			t.Logf("%s: the last section's result was lost after it ended the scope: %s", id, closeEvents[id])
+			continue // its steps are checked below
+		}
+		t.Errorf("%s: %s %s", id, statuses[id], closeEvents[id])
 	}
 	for id, n := range want {
 		if released[id] {
@@ -348,6 +360,6 @@ func TestTemporalFaultSuite(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d jobs (%d released by the operator, %d writes of theirs after the release), %d writes, %d steps written twice (a crash redoes at most the step in progress), %d stale writes refused by the fence; faults %v",
-		len(ids), len(n.releases), afterRelease, len(entries), twice, len(rejected), n.kinds)
+	t.Logf("%d jobs (%d released by the operator, %d writes of theirs after the release; %d last sections' results lost), %d writes, %d steps written twice (a crash redoes at most the step in progress), %d stale writes refused by the fence; faults %v",
+		len(ids), len(n.releases), afterRelease, resultLost, len(entries), twice, len(rejected), n.kinds)
 }
